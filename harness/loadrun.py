@@ -1,0 +1,484 @@
+"""The only module of ours that imports Locust (and so gevent's monkey-patching).
+
+It turns the plan's scenarios into Locust user classes, feeds every request into the HDR ``Recorder`` from an
+``events.request`` listener, and runs them headless with a local runner, or as a master / worker where worker
+histograms travel to the master through ``report_to_master`` / ``worker_report``.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import gevent
+from gevent.event import Event
+from locust import FastHttpUser, task
+from locust.contrib.fasthttp import FastHttpSession
+from locust.env import Environment
+from locust.event import Events
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness.errors import TargetError
+from harness.plan import LoadedPlan, Plan
+from harness.recorder import BurstRound, Recorder
+from scenarios import (
+    CallResult,
+    DemoSessionScenario,
+    OpenSchedule,
+    RepeatedLoginsScenario,
+    Scenario,
+    SteadyScenario,
+    ThreeProspectsScenario,
+)
+
+T = TypeVar("T")
+
+FLUSH_MSG = "rehearse_flush"
+FLUSHED_MSG = "rehearse_flushed"
+DATA_KEY = "rehearse"
+
+
+@dataclass
+class Proxy:
+    host: str
+    port: int
+
+
+@dataclass
+class Phase:
+    """One profile's slice of the run."""
+
+    profile: str
+    proxy: Proxy | None
+    duration_s: float
+    max_requests: int
+    started: dict[str, int] = field(default_factory=dict)
+    schedule: OpenSchedule | None = None
+
+
+class _Session:
+    def __init__(self, http: FastHttpSession) -> None:
+        self.http = http
+        self.token: str | None = None
+
+
+def _dig(body: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(body, dict):
+            body = body.get(part)
+        elif isinstance(body, list) and part.isdigit() and int(part) < len(body):
+            body = body[int(part)]
+        else:
+            return None
+    return body
+
+
+def _fill(value: Any) -> Any:
+    """Placeholders in request bodies: {uuid} gives every write its own key."""
+    if isinstance(value, str):
+        return value.replace("{uuid}", uuid.uuid4().hex)
+    if isinstance(value, dict):
+        return {k: _fill(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v) for v in value]
+    return value
+
+
+class LocustDriver:
+    """The scenario ``Driver`` backed by Locust's FastHttpSession."""
+
+    def __init__(self, user: FastHttpUser, lp: LoadedPlan, phase: Phase) -> None:
+        self.user = user
+        self.lp = lp
+        self.plan: Plan = lp.plan
+        self.phase = phase
+        self.profile = phase.profile
+        self.has_login = lp.plan.login is not None
+        self._rng = random.Random()
+
+    def new_session(self) -> _Session:
+        proxy = self.phase.proxy
+        http = FastHttpSession(
+            base_url=self.plan.target.base_url,
+            request_event=self.user.environment.events.request,
+            user=self.user,
+            insecure=not self.plan.target.verify_tls,
+            network_timeout=self.plan.target.timeout_s,
+            connection_timeout=self.plan.target.timeout_s,
+            max_retries=0,
+            headers=dict(self.plan.target.headers) or None,
+            proxy_host=proxy.host if proxy else None,
+            proxy_port=proxy.port if proxy else None,
+        )
+        return _Session(http)
+
+    def close_session(self, session: Any) -> None:
+        try:
+            session.http.client.clientpool.close()
+        except Exception:  # closing a pool that lost its socket is not a measurement
+            pass
+
+    def _request(
+        self,
+        session: _Session,
+        name: str,
+        method: str,
+        path: str,
+        scenario: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        expect: list[int] | None = None,
+        intended_wall: float | None = None,
+        late: bool = False,
+    ) -> CallResult:
+        ctx = {"scenario": scenario, "profile": self.profile, "intended": intended_wall, "late": late}
+        start = time.time()
+        with session.http.request(
+            method, path, name=name, json=body, headers=headers, catch_response=True, context=ctx
+        ) as resp:
+            status = int(resp.status_code or 0)
+            ok = (status in expect) if expect else (200 <= status < 400)
+            parsed: Any = None
+            if ok:
+                try:
+                    parsed = jsonlib.loads(resp.content) if resp.content else None
+                except ValueError:
+                    parsed = None
+                resp.success()
+            else:
+                err = getattr(resp, "error", None)
+                resp.failure(f"HTTP {status}" if status else f"{type(err).__name__ if err else 'ConnectionError'}")
+            ms = float(resp.request_meta.get("response_time") or 0.0)
+            return CallResult(ok=ok, ms=ms, start_wall=start, status=status, body=parsed)
+
+    def login(self, session: Any, scenario: str) -> CallResult:
+        login = self.plan.login
+        if login is None:
+            return CallResult(ok=True, ms=0.0, start_wall=time.time())
+        body = {login.username_field: self.lp.secrets.username, login.password_field: self.lp.secrets.password}
+        result = self._request(session, "login", login.method, login.path, scenario, body=body)
+        if result.ok:
+            token = _dig(result.body, login.token_path)
+            if isinstance(token, str) and token:
+                session.token = token
+            else:
+                result.ok = False
+        return result
+
+    def call(
+        self,
+        session: Any,
+        endpoint: str,
+        scenario: str,
+        *,
+        intended_wall: float | None = None,
+        late: bool = False,
+    ) -> CallResult:
+        ep = self.plan.endpoint(endpoint)
+        headers: dict[str, str] | None = None
+        if ep.auth and self.plan.login is not None:
+            if session.token is None and intended_wall is None:
+                self.login(session, scenario)
+            if session.token:
+                login = self.plan.login
+                value = f"{login.scheme} {session.token}" if login.scheme else session.token
+                headers = {login.header: value}
+        return self._request(
+            session,
+            ep.name,
+            ep.method,
+            ep.path,
+            scenario,
+            body=_fill(ep.json_body) if ep.json_body is not None else None,
+            headers=headers,
+            expect=ep.expect_status or None,
+            intended_wall=intended_wall,
+            late=late,
+        )
+
+    def together(self, calls: list[Callable[[], T]]) -> tuple[list[T], list[float]]:
+        gate = Event()
+        released: list[float] = [0.0] * len(calls)
+
+        def run(i: int, fn: Callable[[], T]) -> T:
+            gate.wait()
+            released[i] = time.time()
+            return fn()
+
+        greenlets = [gevent.spawn(run, i, fn) for i, fn in enumerate(calls)]
+        gevent.sleep(0)  # let every greenlet reach the gate before it opens
+        gate.set()
+        gevent.joinall(greenlets, raise_error=True)
+        return [g.value for g in greenlets], released
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            gevent.sleep(seconds)
+
+    def sleep_until(self, wall: float) -> None:
+        delay = wall - time.time()
+        if delay > 0:
+            gevent.sleep(delay)
+
+    def now(self) -> float:
+        return time.time()
+
+    def random(self) -> float:
+        return self._rng.random()
+
+    def note_burst(
+        self,
+        endpoint: str,
+        latencies_ms: list[float],
+        send_times: list[float],
+        solo_ms: float | None,
+        bystander_during_ms: float | None,
+        bystander_outside_ms: float | None,
+    ) -> None:
+        rec: Recorder = self.user.environment.rehearse_recorder  # type: ignore[attr-defined]
+        rec.add_burst(
+            BurstRound(
+                endpoint=endpoint,
+                profile=self.profile,
+                latencies_ms=latencies_ms,
+                send_times=send_times,
+                solo_ms=solo_ms,
+                bystander_during_ms=bystander_during_ms,
+                bystander_outside_ms=bystander_outside_ms,
+            )
+        )
+
+
+def _scenario_users(lp: LoadedPlan, phase: Phase, worker_share: float = 1.0) -> list[type[FastHttpUser]]:
+    """One Locust user class per selected scenario, each with a fixed number of users."""
+    plan = lp.plan
+    sc = plan.scenarios
+    classes: list[type[FastHttpUser]] = []
+
+    def make(name: str, count: int, factory: Callable[[], Scenario], *, login_first: bool = False) -> None:
+        class ScenarioUser(FastHttpUser):
+            host = plan.target.base_url
+            fixed_count = count
+            wait_time = staticmethod(lambda: 0)  # scenarios pace themselves
+
+            def on_start(self) -> None:
+                self.driver = LocustDriver(self, lp, phase)
+                self.scenario = factory()
+                if login_first and plan.login is not None:
+                    self.scenario_session = None
+                self.scenario.on_start(self.driver)
+
+            @task
+            def step(self) -> None:
+                self.scenario.iteration(self.driver)
+
+            def on_stop(self) -> None:
+                self.scenario.on_stop(self.driver)
+
+        ScenarioUser.__name__ = f"{name}_user"
+        classes.append(ScenarioUser)
+
+    if sc.repeated_logins:
+        rl = sc.repeated_logins
+        make("repeated_logins", rl.users, lambda: RepeatedLoginsScenario(rl.pages, rl.think_time_s))
+    if sc.three_prospects:
+        tp = sc.three_prospects
+        make(
+            "three_prospects",
+            1,
+            lambda: ThreeProspectsScenario(
+                tp.k, tp.endpoint, tp.bystander, tp.pause_s, tp.solo_every, needs_login=plan.login is not None
+            ),
+        )
+    if sc.demo_session:
+        ds = sc.demo_session
+        make("demo_session", ds.users, lambda: DemoSessionScenario(ds.steps, ds.weights, ds.think_time_s))
+    if sc.steady:
+        st = sc.steady
+        rates = {name: r * worker_share for name, r in st.rates.items()}
+        schedule = OpenSchedule(rates, time.time())
+        phase.schedule = schedule
+        make("steady", st.users, lambda: _SteadyWithLogin(schedule, st.late_after_ms, phase.started))
+    return classes
+
+
+class _SteadyWithLogin(SteadyScenario):
+    def on_start(self, driver: Any) -> None:
+        super().on_start(driver)
+        if driver.has_login and self.session is not None:
+            driver.login(self.session, self.name)
+        # the schedule starts when the first user is ready, so login time is not counted as lateness
+        if self.schedule.issued and not any(self.schedule.issued.values()):
+            self.schedule.t_start = max(self.schedule.t_start, time.time())
+
+
+def _attach_recorder(env: Environment, recorder: Recorder, on_sample: Callable[[], None] | None) -> None:
+    env.rehearse_recorder = recorder  # type: ignore[attr-defined]
+
+    @env.events.request.add_listener
+    def on_request(
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        exception: BaseException | None = None,
+        context: dict[str, Any] | None = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> None:
+        ctx = context or {}
+        kind = None
+        example = ""
+        if exception is not None:
+            text = str(exception)
+            kind = text if text.startswith("HTTP ") else type(exception).__name__
+            if kind == "CatchResponseError":
+                kind = text.split(":")[0][:60]
+            example = text
+        recorder.record(
+            (str(ctx.get("scenario", "")), name, str(ctx.get("profile", "direct"))),
+            start_time if start_time is not None else time.time() - response_time / 1000.0,
+            float(response_time or 0.0),
+            intended_wall=ctx.get("intended"),
+            error_kind=kind,
+            error_example=example,
+            size=int(response_length or 0),
+            late=bool(ctx.get("late")),
+        )
+        if on_sample is not None:
+            on_sample()
+
+
+def _user_count(classes: list[type[FastHttpUser]]) -> int:
+    return sum(c.fixed_count for c in classes)
+
+
+def run_local(
+    lp: LoadedPlan,
+    phase: Phase,
+    recorder: Recorder,
+    tick: Callable[[float], None] | None = None,
+    stop_flag: Callable[[], bool] | None = None,
+) -> None:
+    """Run one phase in this process. Stops at the duration, the request cap, or when stop_flag says so."""
+    classes = _scenario_users(lp, phase)
+    # a fresh event bus per phase: listeners never leak between phases
+    env = Environment(user_classes=classes, events=Events(), stop_timeout=5)
+    capped = Event()
+
+    def on_sample() -> None:
+        if recorder.total >= phase.max_requests:
+            capped.set()
+
+    _attach_recorder(env, recorder, on_sample)
+    runner = env.create_local_runner()
+    t_start = time.time()
+    try:
+        runner.start(_user_count(classes), spawn_rate=lp.plan.run.spawn_rate)
+        deadline = t_start + phase.duration_s
+        while time.time() < deadline and not capped.is_set():
+            if stop_flag is not None and stop_flag():
+                break
+            capped.wait(timeout=min(0.25, max(0.0, deadline - time.time())))
+            if tick is not None:
+                tick(time.time() - t_start)
+    finally:
+        runner.quit()
+        _account_dropped(phase, recorder, time.time())
+
+
+def _account_dropped(phase: Phase, recorder: Recorder, t_end: float) -> None:
+    if phase.schedule is None:
+        return
+    for name, n in phase.schedule.dropped(t_end, phase.started).items():
+        if n:
+            recorder.add_dropped(("steady", name, phase.profile), n)
+
+
+def run_master(
+    lp: LoadedPlan,
+    phase: Phase,
+    recorder: Recorder,
+    expect_workers: int,
+    bind_host: str = "127.0.0.1",
+    bind_port: int = 0,
+    on_bound: Callable[[int], None] | None = None,
+    tick: Callable[[float], None] | None = None,
+    worker_wait_s: float = 60.0,
+) -> None:
+    """Drive workers over Locust's master runner; merge their histograms exactly as they report."""
+    classes = _scenario_users(lp, phase)
+    env = Environment(user_classes=classes, events=Events(), stop_timeout=5)
+    env.rehearse_recorder = recorder  # type: ignore[attr-defined]
+    if bind_port == 0:
+        import socket
+
+        with socket.socket() as s:
+            s.bind((bind_host, 0))
+            bind_port = s.getsockname()[1]
+    runner = env.create_master_runner(master_bind_host=bind_host, master_bind_port=bind_port)
+    assert isinstance(runner, MasterRunner)
+    flushed: set[str] = set()
+    all_flushed = Event()
+
+    @env.events.worker_report.add_listener
+    def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
+        if DATA_KEY in data:
+            recorder.merge(data[DATA_KEY])
+
+    def on_flushed(environment: Any, msg: Any, **_: Any) -> None:
+        flushed.add(str(msg.node_id))
+        if len(flushed) >= expect_workers:
+            all_flushed.set()
+
+    runner.register_message(FLUSHED_MSG, on_flushed)
+    if on_bound is not None:
+        on_bound(bind_port)
+    waited = time.time()
+    while runner.worker_count < expect_workers:
+        if time.time() - waited > worker_wait_s:
+            runner.quit()
+            raise TargetError(f"only {runner.worker_count} of {expect_workers} Locust workers connected")
+        gevent.sleep(0.1)
+    t_start = time.time()
+    try:
+        runner.start(_user_count(classes), spawn_rate=lp.plan.run.spawn_rate)
+        deadline = t_start + phase.duration_s
+        while time.time() < deadline and recorder.total < phase.max_requests:
+            gevent.sleep(0.25)
+            if tick is not None:
+                tick(time.time() - t_start)
+    finally:
+        runner.stop()
+        runner.send_message(FLUSH_MSG)
+        all_flushed.wait(timeout=15)
+        runner.quit()
+
+
+def run_worker(lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int = 1) -> Recorder:
+    """Serve a master: record locally, ship histograms through ``report_to_master``, flush on request."""
+    recorder = Recorder(t0=time.time(), warmup_s=lp.plan.run.warmup_s)
+    classes = _scenario_users(lp, phase, worker_share=1.0 / max(1, workers))
+    env = Environment(user_classes=classes, events=Events(), stop_timeout=5)
+    _attach_recorder(env, recorder, None)
+    runner = env.create_worker_runner(master_host, master_port)
+    assert isinstance(runner, WorkerRunner)
+
+    @env.events.report_to_master.add_listener
+    def on_report(client_id: str, data: dict[str, Any]) -> None:
+        data[DATA_KEY] = recorder.export(reset=True)
+
+    def on_flush(environment: Any, msg: Any, **_: Any) -> None:
+        _account_dropped(phase, recorder, time.time())
+        runner._send_stats()  # fires report_to_master: everything not yet shipped goes now
+        runner.send_message(FLUSHED_MSG)
+
+    runner.register_message(FLUSH_MSG, on_flush)
+    runner.greenlet.join()
+    return recorder

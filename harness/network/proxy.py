@@ -1,0 +1,792 @@
+"""A userland shaping HTTP proxy: each client connection is one simulated device's link.
+
+Run as its own process (the load process is gevent-patched; this one is plain asyncio, stdlib only)::
+
+    python -m harness.network.proxy --profile-json '{"name": "x", "rtt_ms": 100, "down_kbit": 2000}' --port 0
+
+It prints ``READY <host> <port>`` once listening and stops cleanly on SIGTERM/SIGINT, printing
+``STATS {json}`` to stderr. ``start_proxy`` does all that from Python.
+
+What it forwards:
+
+- Plain HTTP in absolute form (``GET http://host:port/path HTTP/1.1``), rewritten to origin form with Host
+  kept; keep-alive and pipelining work. Requests are parsed (to rewrite each one), responses are tunnelled as
+  bytes. A later request on the same client connection for another host half-closes the old upstream,
+  lets its responses finish, then connects the new one (no extra RTT: the device link stays open).
+- ``CONNECT host:port`` (HTTPS): a byte tunnel, so TLS runs end to end and certificates verify as usual.
+
+How the link is shaped (per client connection, per direction; ``_Shaper`` is the whole model):
+
+- Rate: a FIFO serialiser (a token bucket one segment deep) charging each 1,448-byte segment its bytes plus
+  66 TCP/IP header bytes, like ``harness.network.floor``.
+- Delay: rtt/2 each way. Jitter draws a fresh one-way delay, uniform in ±jitter/2, for each flight (whenever
+  nothing is in flight in that direction), so bytes are never reordered and a response's segments share it.
+- Loss: each segment is lost with probability loss_pct; a loss delays it by one RTT (fast retransmit; a tail
+  loss in real TCP can cost a 200 ms+ RTO instead) and everything behind it waits (head-of-line blocking),
+  and the retransmitted copy occupies the link again. Congestion-window collapse is not modelled.
+- New connection: the TCP handshake costs one RTT. The client's connect to this proxy returns at once, so the
+  first request bytes wait one RTT before they start on the link; for CONNECT, the ``200`` reply is held one
+  RTT instead (it stands in for the handshake), so TLS and the request then cost their own RTTs as on a
+  direct link. The model's new-connection cost is thus one RTT, as in ``network_floor_ms``.
+
+Timing: asyncio's epoll waits round up to whole milliseconds (often one more), which would add ~1 ms per hop;
+the proxy's event loop waits on the epoll descriptor with ``select()`` instead, which takes microseconds, so
+bytes are delivered within ~0.1 ms of when the model says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import select
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.errors import NetworkError
+from harness.network.floor import TCP_MSS, TCPIP_HEADER_BYTES
+from harness.network.profiles import NetworkProfile, ProfileError, get_profile
+
+__all__ = ["ProxyHandle", "main", "start_proxy"]
+
+_EARLY_S = 0.0001  # wake-ups come ~0.1-0.2 ms late (timer slack, VM): aim a little early to centre the error
+_COARSE_WAIT_S = 0.002
+_READ_SIZE = 65536
+_MAX_HEAD_BYTES = 65536
+_QUEUE_LIMIT_BYTES = 1 << 20  # per direction: stop reading the source while this much waits to be delivered
+_CONNECT_TIMEOUT_S = 10.0
+_HOP_BY_HOP_DROP = {b"proxy-connection", b"proxy-authorization", b"keep-alive"}
+
+
+# --------------------------------------------------------------------------------------------------- shaping
+
+
+class _Shaper:
+    """One direction of one device link: when does each segment arrive at the far end."""
+
+    def __init__(
+        self,
+        *,
+        rate_kbit: float | None,
+        rtt_ms: float,
+        jitter_ms: float,
+        loss_pct: float,
+        rng: random.Random,
+        start_at: float,
+    ) -> None:
+        self._bytes_per_s = rate_kbit * 1000 / 8 if rate_kbit is not None else None
+        self._rtt = rtt_ms / 1000
+        self._one_way = self._rtt / 2
+        self._half_jitter = jitter_ms / 2000
+        self._loss = loss_pct / 100
+        self._rng = rng
+        self._link_free = start_at
+        self._last_delivery = start_at
+        self._delay = self._draw_delay()
+        self.transparent = (
+            self._bytes_per_s is None and self._rtt == 0 and self._half_jitter == 0 and self._loss == 0
+        )
+
+    def _draw_delay(self) -> float:
+        if self._half_jitter == 0:
+            return self._one_way
+        return max(0.0, self._one_way + self._rng.uniform(-self._half_jitter, self._half_jitter))
+
+    def schedule(self, nbytes: int, now: float) -> float:
+        """Delivery time of one segment of ``nbytes`` payload handed to the link at ``now``."""
+        if now >= self._last_delivery:  # nothing in flight: a new flight, a new delay
+            self._delay = self._draw_delay()
+        start = max(now, self._link_free)
+        tx = 0.0
+        if self._bytes_per_s is not None:
+            tx = (nbytes + TCPIP_HEADER_BYTES) / self._bytes_per_s
+        self._link_free = start + tx
+        deliver = self._link_free + self._delay
+        if self._loss and self._rng.random() < self._loss:
+            deliver += self._rtt
+            self._link_free += tx  # the retransmitted copy crosses the link again
+        deliver = max(deliver, self._last_delivery)
+        self._last_delivery = deliver
+        return deliver
+
+
+@dataclass
+class _Stats:
+    connections: int = 0
+    active: int = 0
+    requests: int = 0
+    tunnels: int = 0
+    upstream_connects: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class _Pipe:
+    """Delivers bytes to ``writer`` at the times a ``_Shaper`` gives, in order."""
+
+    def __init__(self, shaper: _Shaper, writer: asyncio.StreamWriter) -> None:
+        self._shaper = shaper
+        self._writer = writer
+        self._loop = asyncio.get_running_loop()
+        self._queue: deque[tuple[float, bytes]] = deque()
+        self._queued_bytes = 0
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._failed: BaseException | None = None
+        self._task = self._loop.create_task(self._run())
+
+    async def push(self, data: bytes, *, shaped: bool = True, not_before: float = 0.0) -> None:
+        """Queue ``data``; waits only when too much is already queued or the writer is backed up."""
+        if self._failed is not None:
+            raise ConnectionResetError("peer gone") from self._failed
+        now = self._loop.time()
+        if not shaped or self._shaper.transparent:
+            at = max(now, not_before)
+            if not self._queue and at <= now:
+                self._writer.write(data)
+                await self._writer.drain()
+                return
+            self._append(at, data)
+        else:
+            for offset in range(0, len(data), TCP_MSS):
+                segment = data[offset : offset + TCP_MSS]
+                self._append(self._shaper.schedule(len(segment), now), segment)
+        if self._queued_bytes > _QUEUE_LIMIT_BYTES:
+            await self.drained()
+
+    def _append(self, at: float, data: bytes) -> None:
+        self._queue.append((at, data))
+        self._queued_bytes += len(data)
+        self._drained.clear()
+        self._wake.set()
+
+    async def drained(self) -> None:
+        """Wait until everything queued so far has been written."""
+        await self._drained.wait()
+        if self._failed is not None:
+            raise ConnectionResetError("peer gone") from self._failed
+
+    async def _run(self) -> None:
+        queue = self._queue
+        loop = self._loop
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while queue:
+                    wait = queue[0][0] - _EARLY_S - loop.time()
+                    if wait > _COARSE_WAIT_S:
+                        # Long timed waits wake later than short ones: stop short, then wait the rest.
+                        await asyncio.sleep(wait - _COARSE_WAIT_S / 2)
+                        continue
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    due = loop.time() + _EARLY_S
+                    chunks = []
+                    while queue and queue[0][0] <= due:
+                        chunks.append(queue.popleft()[1])
+                    data = b"".join(chunks)
+                    self._queued_bytes -= len(data)
+                    self._writer.write(data)
+                    await self._writer.drain()
+                self._drained.set()
+        except (ConnectionError, OSError) as exc:
+            self._failed = exc
+            queue.clear()
+            self._queued_bytes = 0
+            self._drained.set()
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+
+# ------------------------------------------------------------------------------------------- HTTP parsing
+
+
+class _Abort(Exception):
+    """The client has been answered (with an error) and the connection ends."""
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass
+class _Request:
+    method: bytes
+    target: bytes
+    version: bytes
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    def tokens(self, name: bytes) -> set[bytes]:
+        found: set[bytes] = set()
+        for key, value in self.headers:
+            if key.lower() == name:
+                found.update(t.strip().lower() for t in value.split(b","))
+        return found
+
+
+def _parse_head(head: bytes) -> _Request:
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+        raise _BadRequest(400, "Bad Request", f"malformed request line {lines[0][:200]!r}")
+    request = _Request(parts[0], parts[1], parts[2])
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name != name.strip():
+            raise _BadRequest(400, "Bad Request", f"malformed header line {line[:200]!r}")
+        request.headers.append((name, value.strip()))
+    return request
+
+
+def _authority(request: _Request) -> tuple[str, int, bytes]:
+    """(host, port, origin-form target) of an absolute-form request."""
+    try:
+        url = urlsplit(request.target.decode("ascii"))
+        host, port = url.hostname, url.port
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _BadRequest(400, "Bad Request", f"bad request target {request.target[:200]!r}") from exc
+    if url.scheme == "https":
+        detail = "https:// targets need CONNECT; this proxy does not originate TLS"
+        raise _BadRequest(501, "Not Implemented", detail)
+    if url.scheme != "http" or not host:
+        detail = "this is a proxy: send absolute-form (http://host/path) or CONNECT"
+        raise _BadRequest(400, "Bad Request", detail)
+    path = url.path or "/"
+    if url.query:
+        path += "?" + url.query
+    return host, port or 80, path.encode("ascii")
+
+
+def _connect_target(request: _Request) -> tuple[str, int]:
+    host, sep, port = request.target.decode("ascii", "replace").rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise _BadRequest(400, "Bad Request", f"CONNECT needs host:port, got {request.target[:200]!r}")
+    return host, int(port)
+
+
+def _rewrite(request: _Request, origin_target: bytes, host: str, port: int) -> bytes:
+    out = [b" ".join((request.method, origin_target, request.version))]
+    has_host = False
+    for key, value in request.headers:
+        lower = key.lower()
+        if lower in _HOP_BY_HOP_DROP:
+            continue
+        has_host = has_host or lower == b"host"
+        out.append(key + b": " + value)
+    if not has_host:
+        out.append(b"Host: " + (host if port == 80 else f"{host}:{port}").encode("idna"))
+    return b"\r\n".join(out) + b"\r\n\r\n"
+
+
+def _error_response(status: int, reason: str, detail: str) -> bytes:
+    body = f"rehearse proxy: {detail}\n".encode()
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+
+
+# -------------------------------------------------------------------------------------------- connections
+
+
+class _Upstream:
+    def __init__(
+        self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.key = key
+        self.reader = reader
+        self.writer = writer
+        self.switching = False
+        self.down_task: asyncio.Task[None] | None = None
+
+
+class _ClientConnection:
+    """One client connection = one device link, shaped both ways."""
+
+    def __init__(
+        self,
+        server: _ProxyServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        index: int,
+    ) -> None:
+        profile = server.profile
+        self._server = server
+        self._stats = server.stats
+        self._reader = reader
+        self._writer = writer
+        self._loop = asyncio.get_running_loop()
+        self._accepted = self._loop.time()
+        self._rtt_s = profile.rtt_ms / 1000
+        rng = random.Random(f"{server.seed}:{index}")
+        common: dict[str, Any] = {
+            "rtt_ms": profile.rtt_ms,
+            "jitter_ms": profile.jitter_ms,
+            "loss_pct": profile.loss_pct,
+            "rng": rng,
+        }
+        # The TCP handshake: request bytes may not start on the link until one RTT after the connect.
+        self._up_shaper = _Shaper(rate_kbit=profile.up_kbit, start_at=self._accepted + self._rtt_s, **common)
+        self._down = _Pipe(_Shaper(rate_kbit=profile.down_kbit, start_at=self._accepted, **common), writer)
+        self._up_pipe: _Pipe | None = None
+        self._upstream: _Upstream | None = None
+        self._used = False
+
+    async def run(self) -> None:
+        try:
+            await self._serve()
+        except _BadRequest as exc:
+            await self._fail(exc.status, exc.reason, str(exc))
+        except _Abort:
+            pass
+        except (ConnectionError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            self._stats.errors += 1
+        finally:
+            await self._close()
+
+    async def _serve(self) -> None:
+        while True:
+            try:
+                head = await self._reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial.strip():
+                    raise _BadRequest(400, "Bad Request", "connection closed inside a request head") from None
+                await self._client_eof()
+                return
+            except asyncio.LimitOverrunError:
+                too_large = "Request Header Fields Too Large"
+                raise _BadRequest(431, too_large, "request head over 64 KiB") from None
+            request = _parse_head(head)
+            if request.method == b"CONNECT":
+                await self._connect_tunnel(request)
+                return
+            host, port, origin_target = _authority(request)
+            await self._use_upstream((host, port))
+            self._stats.requests += 1
+            await self._send_up(_rewrite(request, origin_target, host, port))
+            if b"upgrade" in request.tokens(b"connection"):
+                await self._tunnel_up()  # e.g. WebSocket: after the head, bytes are no longer HTTP requests
+                return
+            await self._forward_body(request)
+
+    async def _send_up(self, data: bytes) -> None:
+        assert self._up_pipe is not None
+        self._stats.bytes_up += len(data)
+        await self._up_pipe.push(data)
+
+    async def _forward_body(self, request: _Request) -> None:
+        if b"chunked" in request.tokens(b"transfer-encoding"):
+            await self._forward_chunked()
+            return
+        length_header = request.header(b"content-length")
+        if length_header is None:
+            return
+        try:
+            remaining = int(length_header)
+            if remaining < 0:
+                raise ValueError(length_header)
+        except ValueError:
+            raise _BadRequest(400, "Bad Request", f"bad Content-Length {length_header[:50]!r}") from None
+        while remaining > 0:
+            data = await self._reader.read(min(remaining, _READ_SIZE))
+            if not data:
+                raise asyncio.IncompleteReadError(b"", remaining)
+            remaining -= len(data)
+            await self._send_up(data)
+
+    async def _forward_chunked(self) -> None:
+        for _ in range(1 << 30):  # bounded by the body: each pass consumes one chunk
+            line = await self._reader.readuntil(b"\r\n")
+            await self._send_up(line)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _BadRequest(400, "Bad Request", f"bad chunk size line {line[:50]!r}") from None
+            if size == 0:
+                for _ in range(1 << 16):  # trailers, then the empty line
+                    trailer = await self._reader.readuntil(b"\r\n")
+                    await self._send_up(trailer)
+                    if trailer == b"\r\n":
+                        return
+                raise _BadRequest(400, "Bad Request", "too many trailer lines")
+            remaining = size + 2  # the data and its CRLF
+            while remaining > 0:
+                data = await self._reader.read(min(remaining, _READ_SIZE))
+                if not data:
+                    raise asyncio.IncompleteReadError(b"", remaining)
+                remaining -= len(data)
+                await self._send_up(data)
+
+    async def _connect_tunnel(self, request: _Request) -> None:
+        host, port = _connect_target(request)
+        await self._drop_upstream()
+        if not await self._open_upstream((host, port)):
+            return
+        self._stats.tunnels += 1
+        # The 200 stands in for the TCP handshake: it arrives one RTT after the connect.
+        not_before = self._accepted + self._rtt_s
+        established = b"HTTP/1.1 200 Connection established\r\n\r\n"
+        await self._down.push(established, shaped=False, not_before=not_before)
+        await self._tunnel_up()
+
+    async def _tunnel_up(self) -> None:
+        for _ in range(1 << 40):  # bounded by the stream: each pass consumes bytes or ends
+            data = await self._reader.read(_READ_SIZE)
+            if not data:
+                await self._client_eof()
+                return
+            await self._send_up(data)
+
+    async def _use_upstream(self, key: tuple[str, int]) -> None:
+        if self._upstream is not None and self._upstream.key == key:
+            return
+        await self._drop_upstream()
+        if not await self._open_upstream(key):
+            raise _Abort(f"cannot reach {key}")
+
+    async def _open_upstream(self, key: tuple[str, int]) -> bool:
+        host, port = key
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), _CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            detail = f"cannot connect to {host}:{port}: {exc.__class__.__name__}: {exc}"
+            await self._fail(502, "Bad Gateway", detail)
+            return False
+        self._stats.upstream_connects += 1
+        upstream = _Upstream(key, reader, writer)
+        self._upstream = upstream
+        self._up_pipe = _Pipe(self._up_shaper, writer)
+        upstream.down_task = self._loop.create_task(self._pump_down(upstream))
+        return True
+
+    async def _drop_upstream(self) -> None:
+        """Finish with the current upstream: send what is queued, half-close, let its responses end."""
+        upstream, pipe = self._upstream, self._up_pipe
+        if upstream is None or pipe is None:
+            return
+        upstream.switching = True
+        await pipe.drained()
+        pipe.cancel()
+        with contextlib.suppress(OSError):
+            if upstream.writer.can_write_eof():
+                upstream.writer.write_eof()
+        if upstream.down_task is not None:
+            await upstream.down_task
+        upstream.writer.close()
+        self._upstream = None
+        self._up_pipe = None
+
+    async def _pump_down(self, upstream: _Upstream) -> None:
+        try:
+            for _ in range(1 << 40):  # bounded by the stream
+                data = await upstream.reader.read(_READ_SIZE)
+                if not data:
+                    break
+                self._stats.bytes_down += len(data)
+                await self._down.push(data)
+            if upstream.switching:
+                return  # the next upstream's responses queue behind these in the same pipe
+            await self._down.drained()
+        except (ConnectionError, OSError):
+            self._stats.errors += 1
+        # The server closed (or failed): so does the client's connection, once the bytes got there.
+        self._writer.close()
+
+    async def _client_eof(self) -> None:
+        """The client finished sending: pass the half-close on and wait for the responses to drain."""
+        upstream, pipe = self._upstream, self._up_pipe
+        if upstream is None or pipe is None:
+            return
+        await pipe.drained()
+        with contextlib.suppress(OSError):
+            if upstream.writer.can_write_eof():
+                upstream.writer.write_eof()
+        if upstream.down_task is not None:
+            await upstream.down_task
+
+    async def _fail(self, status: int, reason: str, detail: str) -> None:
+        self._stats.errors += 1
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._drop_upstream()
+            await self._down.push(_error_response(status, reason, detail))
+            await self._down.drained()
+
+    async def _close(self) -> None:
+        upstream = self._upstream
+        if upstream is not None:
+            if upstream.down_task is not None:
+                upstream.down_task.cancel()
+            upstream.writer.close()
+        if self._up_pipe is not None:
+            self._up_pipe.cancel()
+        self._down.cancel()
+        self._writer.close()
+
+
+class _ProxyServer:
+    def __init__(self, profile: NetworkProfile, seed: int) -> None:
+        self.profile = profile
+        self.seed = seed
+        self.stats = _Stats()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        index = self.stats.connections
+        self.stats.connections += 1
+        self.stats.active += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await _ClientConnection(self, reader, writer, index).run()
+        finally:
+            self.stats.active -= 1
+            self._tasks.discard(task)
+
+    async def serve(self, host: str, port: int) -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        server = await asyncio.start_server(self._on_client, host, port, limit=_MAX_HEAD_BYTES, backlog=1024)
+        bound = server.sockets[0].getsockname()
+        print(f"READY {bound[0]} {bound[1]}", flush=True)
+        await stop.wait()
+        server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        print(f"STATS {json.dumps(self.stats.as_dict())}", file=sys.stderr, flush=True)
+        return 0
+
+
+if sys.platform == "linux":
+
+    class _PreciseEpollSelector(selectors.EpollSelector):
+        """epoll, but timed waits go through ``select()`` on the epoll fd: microseconds, not milliseconds."""
+
+        def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+            if timeout is not None and timeout > 0 and self.fileno() < 1024:  # select()'s FD_SETSIZE
+                select.select([self.fileno()], [], [], timeout)
+                timeout = 0
+            return super().select(timeout)
+
+    def _new_event_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.SelectorEventLoop(_PreciseEpollSelector())
+
+else:  # pragma: no cover - other platforms keep asyncio's default (millisecond) timers
+
+    def _new_event_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.new_event_loop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m harness.network.proxy``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.network.proxy", description="A userland shaping HTTP proxy for one profile."
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--profile-json", help="a NetworkProfile as JSON (NetworkProfile.to_dict())")
+    which.add_argument("--profile", help="a preset name, e.g. slow-4g")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 = any free port (the READY line says which)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds jitter and loss, per client connection")
+    args = parser.parse_args(argv)
+    try:
+        if args.profile_json is not None:
+            profile = NetworkProfile.from_dict(json.loads(args.profile_json))
+        else:
+            profile = get_profile(args.profile)
+    except (ValueError, KeyError, ProfileError) as exc:
+        print(f"rehearse proxy: bad profile: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with asyncio.Runner(loop_factory=_new_event_loop) as runner:
+            return runner.run(_ProxyServer(profile, args.seed).serve(args.host, args.port))
+    except OSError as exc:
+        print(f"rehearse proxy: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 3
+
+
+# ------------------------------------------------------------------------------------- the parent's handle
+
+
+class ProxyHandle:
+    """A running proxy subprocess; ``stop()`` (or leaving the ``with`` block) ends it."""
+
+    def __init__(self, process: subprocess.Popen[bytes], host: str, port: int, stderr: _StderrTail) -> None:
+        self.process = process
+        self.host = host
+        self.port = port
+        self._stderr = stderr
+        self.stats: dict[str, int] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``, for ``httpx.Client(proxy=...)`` and the like."""
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, timeout_s: float = 5.0) -> dict[str, int]:
+        """SIGTERM the proxy, wait for it, and return its byte/connection counters (empty if it had none)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout_s)
+        self._stderr.join(timeout_s)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.stats = self._stderr.stats()
+        return self.stats
+
+    def stderr_tail(self) -> str:
+        """The last lines the proxy wrote to stderr."""
+        return self._stderr.text()
+
+    def __enter__(self) -> ProxyHandle:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class _StderrTail:
+    """Drains a pipe on a thread so the child never blocks on a full stderr; keeps the last lines."""
+
+    def __init__(self, stream: Any) -> None:
+        self._lines: deque[str] = deque(maxlen=50)
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True, name="proxy-stderr")
+        self._thread.start()
+
+    def _drain(self, stream: Any) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for raw in iter(stream.readline, b""):
+                self._lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+        stream.close()
+
+    def join(self, timeout_s: float) -> None:
+        self._thread.join(timeout_s)
+
+    def text(self) -> str:
+        return "\n".join(self._lines)
+
+    def stats(self) -> dict[str, int]:
+        for line in reversed(self._lines):
+            if line.startswith("STATS "):
+                with contextlib.suppress(ValueError):
+                    data = json.loads(line[6:])
+                    if isinstance(data, dict):
+                        return {str(k): int(v) for k, v in data.items()}
+        return {}
+
+
+def _read_ready_line(process: subprocess.Popen[bytes], timeout_s: float) -> str:
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    deadline = time.monotonic() + timeout_s
+    buffer = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while b"\n" not in buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no READY line within {timeout_s} s")
+            if not selector.select(remaining):
+                continue
+            data = os.read(fd, 4096)
+            if not data:
+                raise EOFError(f"exited with code {process.wait(timeout_s)} before READY")
+            buffer += data
+    return buffer.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+
+
+def _child_env() -> dict[str, str]:
+    """The parent's environment, with this checkout first on PYTHONPATH so the child runs the same code."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def start_proxy(
+    profile: NetworkProfile, seed: int = 0, timeout_s: float = 10, *, host: str = "127.0.0.1", port: int = 0
+) -> ProxyHandle:
+    """Spawn ``python -m harness.network.proxy`` for ``profile`` and return once it listens."""
+    argv = [
+        sys.executable,
+        "-m",
+        "harness.network.proxy",
+        "--profile-json",
+        json.dumps(profile.to_dict()),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--seed",
+        str(seed),
+    ]
+    try:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env()
+        )
+    except OSError as exc:
+        raise NetworkError(f"cannot start the shaping proxy ({argv[0]}): {exc}") from exc
+    assert process.stderr is not None
+    tail = _StderrTail(process.stderr)
+    try:
+        line = _read_ready_line(process, timeout_s)
+        word, ready_host, ready_port = line.split(" ")
+        if word != "READY":
+            raise ValueError(f"unexpected first line {line!r}")
+        return ProxyHandle(process, ready_host, int(ready_port), tail)
+    except (TimeoutError, EOFError, ValueError) as exc:
+        with contextlib.suppress(OSError):
+            process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout_s)
+        tail.join(1.0)
+        stderr = tail.text().strip()
+        raise NetworkError(
+            f"the shaping proxy for profile {profile.name!r} did not start: {exc}"
+            + (f"; its stderr: {stderr[-800:]}" if stderr else "")
+        ) from exc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

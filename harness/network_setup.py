@@ -1,0 +1,90 @@
+"""The plan's ``profiles:`` → network profiles with budgets, and starting the shaping backend for one."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import NetworkError, PlanError
+from harness.network.floor import network_floor_ms
+from harness.network.profiles import NetworkProfile, get_profile
+from harness.plan import CustomProfile, Plan, ProfileRef
+
+
+@dataclass(frozen=True)
+class ResolvedProfile:
+    name: str
+    profile: NetworkProfile
+    budget_ms: float | None = None
+
+    @property
+    def shaped(self) -> bool:
+        p = self.profile
+        return bool(p.rtt_ms or p.jitter_ms or p.down_kbit or p.up_kbit or p.loss_pct)
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.profile
+        return {
+            "name": self.name,
+            "rtt_ms": p.rtt_ms,
+            "jitter_ms": p.jitter_ms,
+            "down_kbit": p.down_kbit,
+            "up_kbit": p.up_kbit,
+            "loss_pct": p.loss_pct,
+            "source": p.source,
+            "budget_ms": self.budget_ms,
+        }
+
+
+def resolve_profiles(plan: Plan, path: str) -> list[ResolvedProfile]:
+    out: list[ResolvedProfile] = []
+    for i, item in enumerate(plan.profiles):
+        key = f"profiles[{i}]"
+        try:
+            if isinstance(item, str):
+                out.append(ResolvedProfile(item, get_profile(item)))
+            elif isinstance(item, ProfileRef):
+                out.append(ResolvedProfile(item.preset, get_profile(item.preset), item.budget_ms))
+            elif isinstance(item, CustomProfile):
+                prof = NetworkProfile(
+                    name=item.name, rtt_ms=item.rtt_ms, jitter_ms=item.jitter_ms, down_kbit=item.down_kbit,
+                    up_kbit=item.up_kbit, loss_pct=item.loss_pct, source="plan",
+                )
+                out.append(ResolvedProfile(item.name, prof, item.budget_ms))
+        except (KeyError, ValueError) as exc:
+            msg = exc.args[0] if exc.args else str(exc)
+            raise PlanError(str(msg), path=path, key=key) from exc
+    names = [p.name for p in out]
+    if len(set(names)) != len(names):
+        raise PlanError("a profile is listed twice; list each once", path=path, key="profiles")
+    return out
+
+
+def floor_for(prof: ResolvedProfile, response_bytes: float) -> float:
+    """The network floor of one request on a kept-alive connection: what no server can beat on this link."""
+    return float(network_floor_ms(prof.profile, int(response_bytes), new_connection=False))
+
+
+@dataclass
+class Shaping:
+    handle: AbstractContextManager[Any]
+    host: str
+    port: int
+    backend: str
+    notice: str = ""
+
+
+def start_shaping(prof: ResolvedProfile, requested: str, seed: int = 0) -> Shaping:
+    """Start the shaping backend for a profile. The kernel backend falls back to the proxy, saying so."""
+    from harness.network.netem import choose_backend
+    from harness.network.proxy import start_proxy
+
+    backend, notice = ("proxy", "")
+    if requested in ("netem", "auto"):
+        backend, notice = choose_backend(requested)
+    try:
+        handle = start_proxy(prof.profile, seed=seed)
+    except OSError as exc:
+        raise NetworkError(f"profile {prof.name}: the shaping proxy did not start ({exc})") from exc
+    return Shaping(handle=handle, host=handle.host, port=handle.port, backend="proxy", notice=notice)

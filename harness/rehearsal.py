@@ -1,0 +1,236 @@
+"""A whole rehearsal: plan → phases (one per network profile) → ``RunResult`` → results.json and reports.
+
+Imports the load module, and so Locust: the CLI imports this lazily, only for commands that send load.
+"""
+
+from __future__ import annotations
+
+import platform
+import signal
+import socket
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from harness import __version__
+from harness.errors import HarnessError, NetworkError
+from harness.loadrun import Phase, Proxy, run_local, run_master
+from harness.model import MobileFlow, RunResult, Verdict
+from harness.network_setup import ResolvedProfile, floor_for, resolve_profiles, start_shaping
+from harness.plan import LoadedPlan
+from harness.progress import Progress
+from harness.recorder import Recorder
+from harness.results import analyse_bursts, build_endpoints, cold_starts, error_samples, save_result
+from harness.stats import percentiles_ms
+from harness.verdict import judge
+
+
+@dataclass
+class RunOptions:
+    out_root: Path = Path("reports/out")
+    run_id: str | None = None
+    duration_s: float | None = None
+    max_requests: int | None = None
+    workers: int = 0  # 0 = in-process local runner; N = N local worker processes under a master
+    progress: bool | None = None
+    render: bool = True
+    mobile: bool = True
+    master_bind: tuple[str, int] | None = None  # --master: workers on other machines connect here
+    expect_workers: int = 1
+    notices: list[str] = field(default_factory=list)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "hostname": socket.gethostname(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": __import__("os").cpu_count(),
+    }
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+class _Interrupt:
+    """Ctrl-C / SIGTERM set a flag the run loop sees; what was measured is kept and reported as partial."""
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Interrupt:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _worst_p95(recorder: Recorder) -> float | None:
+    worst = None
+    for s in list(recorder.series.values()):
+        if s.main.get_total_count():
+            v = percentiles_ms(s.main, (95.0,))[95.0]
+            worst = v if worst is None or v > worst else worst
+    return worst
+
+
+def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResult, Path]:
+    """Rehearse a plan; always returns a result (status ``partial`` if interrupted or a phase failed)."""
+    opts = options or RunOptions()
+    plan = lp.plan
+    run_id = opts.run_id or new_run_id()
+    out_dir = opts.out_root / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    duration = opts.duration_s if opts.duration_s is not None else plan.run.duration_s
+    cap = opts.max_requests if opts.max_requests is not None else plan.run.max_requests
+    profiles: list[ResolvedProfile] = resolve_profiles(plan, lp.path)
+    notices = list(opts.notices)
+    started_at = _now()
+    recorder = Recorder(t0=time.time(), warmup_s=plan.run.warmup_s)
+    status = "complete"
+    mobile: list[MobileFlow] | None = None
+    network: dict[str, Any] = {"backend": "none", "profiles": [p.to_dict() for p in profiles], "notice": ""}
+    failure: HarnessError | None = None
+    total_s = duration * len(profiles)
+
+    with _Interrupt() as interrupt, Progress(total_s, opts.progress) as progress, ExitStack() as stack:
+        try:
+            if plan.mobile and opts.mobile:
+                from harness.mobile_phase import run_mobile_phase
+
+                mobile = run_mobile_phase(lp, out_dir, "baseline", profiles[0])
+            for i, prof in enumerate(profiles):
+                if interrupt.hit or recorder.total >= cap:
+                    break
+                proxy: Proxy | None = None
+                if prof.shaped:
+                    shaping = start_shaping(prof, plan.run.network_backend, seed=plan.run.seed + i)
+                    stack.enter_context(shaping.handle)
+                    proxy = Proxy(shaping.host, shaping.port)
+                    network["backend"] = shaping.backend
+                    if shaping.notice and shaping.notice not in notices:
+                        notices.append(shaping.notice)
+                        network["notice"] = shaping.notice
+                phase = Phase(prof.name, proxy, duration, cap)
+                recorder.t0 = time.time()
+                offset = i * duration
+
+                def tick(elapsed: float, _p: str = prof.name, _o: float = offset) -> None:
+                    progress.update(_p, _o + elapsed, recorder.total, recorder.total_errors, _worst_p95(recorder))
+
+                if opts.master_bind is not None:
+                    host, port = opts.master_bind
+                    run_master(lp, phase, recorder, opts.expect_workers, host, port, tick=tick)
+                elif opts.workers > 0:
+                    from harness.workers import run_with_local_workers
+
+                    run_with_local_workers(lp, phase, recorder, opts.workers, tick, run_master)
+                else:
+                    run_local(lp, phase, recorder, tick, stop_flag=lambda: interrupt.hit)
+            if plan.mobile and opts.mobile and not interrupt.hit:
+                from harness.mobile_phase import run_mobile_under_load
+
+                mobile = (mobile or []) + run_mobile_under_load(lp, out_dir, profiles[0], duration, cap)
+        except (KeyboardInterrupt, HarnessError) as exc:
+            status = "partial"
+            if isinstance(exc, HarnessError):
+                failure = exc
+                notices.append(f"run stopped early: {exc}")
+            else:
+                notices.append("run interrupted (Ctrl-C); figures cover what was measured until then")
+        if interrupt.hit:
+            status = "partial"
+            if not any("interrupted" in n for n in notices):
+                notices.append("run interrupted (Ctrl-C); figures cover what was measured until then")
+
+    budgets = {p.name: p.budget_ms for p in profiles if p.budget_ms is not None}
+    endpoints = build_endpoints(plan, recorder, budgets)
+    by_name = {p.name: p for p in profiles}
+    for e in endpoints:
+        prof = by_name.get(e.profile)
+        if prof is not None and prof.shaped:
+            e.floor_ms = floor_for(prof, e.bytes_mean)
+    tp = plan.scenarios.three_prospects
+    result = RunResult(
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=_now(),
+        target=plan.target.base_url,
+        plan_sha256=lp.sha256,
+        plan_path=lp.path,
+        harness_version=__version__,
+        status=status,
+        verdict=Verdict(passed=True),
+        endpoints=endpoints,
+        machine=_machine(),
+        settings={
+            "name": plan.name,
+            "duration_s": duration,
+            "max_requests": cap,
+            "warmup_s": plan.run.warmup_s,
+            "workers": opts.workers,
+            "profiles": [p.name for p in profiles],
+            "scenarios": [k for k, v in plan.scenarios.model_dump().items() if v is not None],
+            "users": _users(lp),
+            "requests": recorder.total,
+        },
+        cold_starts=cold_starts(endpoints),
+        bursts=analyse_bursts(recorder.bursts, tp.k if tp else 3, tp.bystander or "" if tp else ""),
+        network=network,
+        mobile=mobile,
+        errors=error_samples(recorder, lp.secrets.redact),
+        notices=notices,
+    )
+    result.verdict = judge(endpoints, mobile)
+    if status == "partial":
+        result.verdict.reasons.insert(0, "the run did not finish: figures are partial")
+    if not endpoints and failure is not None:
+        result.verdict = Verdict(passed=False, reasons=[f"nothing was measured: {failure}"])
+    path = save_result(result, out_dir / "results.json")
+    if opts.render:
+        render_reports(result, out_dir)
+    if failure is not None and not endpoints:
+        raise failure
+    return result, path
+
+
+def _users(lp: LoadedPlan) -> int:
+    sc = lp.plan.scenarios
+    n = 0
+    n += sc.repeated_logins.users if sc.repeated_logins else 0
+    n += (sc.three_prospects.k + 1) if sc.three_prospects else 0
+    n += sc.demo_session.users if sc.demo_session else 0
+    n += sc.steady.users if sc.steady else 0
+    return n
+
+
+def render_reports(result: RunResult, out_dir: Path) -> dict[str, Path]:
+    from reports.render import render_all
+
+    return render_all(result, out_dir)
+
+
+__all__ = ["NetworkError", "RunOptions", "new_run_id", "render_reports", "run_plan"]

@@ -1,0 +1,184 @@
+"""Recorder + plan → ``RunResult``; saving and loading ``results.json`` (atomic, versioned)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ReportError
+from harness.model import SCHEMA_VERSION, Burst, ColdStart, EndpointResult, ErrorSample, RunResult, ServiceTime, TimeBucket
+from harness.plan import Plan
+from harness.recorder import BurstRound, Recorder, Series, encode
+from harness.stats import max_ms, mean_ms, median, p95, percentiles_ms, share_within
+
+COLD_RATIO = 3.0
+
+
+def endpoint_meta(plan: Plan, name: str) -> tuple[str, str, float]:
+    """Method, path and budget of an endpoint name as recorded (``login`` is the plan's login step)."""
+    if name == "login" and plan.login is not None and name not in {e.name for e in plan.endpoints}:
+        return plan.login.method, plan.login.path, plan.login.budget_ms
+    try:
+        ep = plan.endpoint(name)
+    except KeyError:
+        return "GET", name, plan.budget_ms
+    return ep.method, ep.path, plan.budget_for(ep)
+
+
+def build_endpoint(plan: Plan, key: tuple[str, str, str], s: Series, budgets: dict[str, float]) -> EndpointResult:
+    scenario, name, profile = key
+    method, path, budget = endpoint_meta(plan, name)
+    if profile in budgets and name != "login":
+        budget = max(budget, budgets[profile])
+    pct = percentiles_ms(s.main)
+    service = None
+    if s.service is not None:
+        sp = percentiles_ms(s.service)
+        service = ServiceTime(
+            p50_ms=sp[50.0], p95_ms=sp[95.0], p99_ms=sp[99.0], max_ms=max_ms(s.service),
+            hdr=encode(s.service),
+        )
+    total = s.count + (1 if s.first_ms is not None else 0) + (s.warmup.get_total_count() if s.warmup else 0)
+    timeline = []
+    for bucket in sorted(s.timeline):
+        hist, n, errs = s.timeline[bucket]
+        tp = percentiles_ms(hist, (50.0, 95.0))
+        timeline.append(TimeBucket(t_s=bucket * 1.0, count=n, errors=errs, p50_ms=tp[50.0], p95_ms=tp[95.0]))
+    return EndpointResult(
+        name=name,
+        method=method,
+        path=path,
+        scenario=scenario,
+        profile=profile,
+        count=s.count,
+        errors=s.errors,
+        p50_ms=pct[50.0],
+        p95_ms=pct[95.0],
+        p99_ms=pct[99.0],
+        p999_ms=pct[99.9],
+        max_ms=max_ms(s.main),
+        mean_ms=mean_ms(s.main),
+        budget_ms=budget,
+        within_budget_share=share_within(s.main, budget),
+        hdr=encode(s.main),
+        error_kinds=dict(s.error_kinds),
+        bytes_mean=s.bytes_total / total if total else 0.0,
+        service=service,
+        late=s.late,
+        dropped=s.dropped,
+        first_request_ms=s.first_ms,
+        warmup_count=s.warmup.get_total_count() if s.warmup else 0,
+        warmup_hdr=encode(s.warmup) if s.warmup else "",
+        timeline=timeline,
+    )
+
+
+def cold_starts(endpoints: list[EndpointResult], kind: str = "deploy") -> list[ColdStart]:
+    """First request to each endpoint vs its warm p50; flagged over both the budget and 3× warm p50."""
+    firsts: dict[tuple[str, str], tuple[float, EndpointResult]] = {}
+    for e in endpoints:
+        if e.first_request_ms is None:
+            continue
+        k = (e.name, e.profile)
+        if k not in firsts or e.first_request_ms > firsts[k][0]:
+            firsts[k] = (e.first_request_ms, e)
+    out = []
+    for (name, profile), (first, e) in sorted(firsts.items()):
+        warm = [x.p50_ms for x in endpoints if x.name == name and x.profile == profile and x.count]
+        warm_p50 = median(warm)
+        ratio = first / warm_p50 if warm_p50 > 0 else 0.0
+        flagged = first > e.budget_ms and warm_p50 > 0 and first > COLD_RATIO * warm_p50
+        out.append(
+            ColdStart(endpoint=name, first_ms=first, warm_p50_ms=warm_p50, ratio=ratio, kind=kind,
+                      flagged=flagged, profile=profile)
+        )
+    return out
+
+
+def analyse_bursts(rounds: list[BurstRound], k: int, bystander: str) -> list[Burst]:
+    """Per (endpoint, profile): spreads, send skew, and the head-of-line flag."""
+    groups: dict[tuple[str, str], list[BurstRound]] = {}
+    for r in rounds:
+        groups.setdefault((r.endpoint, r.profile), []).append(r)
+    out = []
+    for (endpoint, profile), rs in sorted(groups.items()):
+        solos = [r.solo_ms for r in rs if r.solo_ms is not None]
+        slowest = [max(r.latencies_ms) for r in rs if r.latencies_ms]
+        spreads = [max(r.latencies_ms) - min(r.latencies_ms) for r in rs if r.latencies_ms]
+        skews = [(max(r.send_times) - min(r.send_times)) * 1000.0 for r in rs if r.send_times]
+        during = [r.bystander_during_ms for r in rs if r.bystander_during_ms is not None]
+        outside = [r.bystander_outside_ms for r in rs if r.bystander_outside_ms is not None]
+        solo_p50 = median(solos)
+        slowest_p50 = median(slowest)
+        during_p95, outside_p95 = p95(during), p95(outside)
+        reasons = []
+        kk = len(rs[0].latencies_ms) if rs and rs[0].latencies_ms else k
+        if solo_p50 > 0 and slowest_p50 >= (kk - 0.5) * solo_p50:
+            reasons.append(
+                f"the slowest of {kk} simultaneous requests took {slowest_p50:.0f} ms at p50, "
+                f"≥ {kk - 0.5:g}× the solo {solo_p50:.0f} ms: requests are served one after another"
+            )
+        if outside_p95 > 0 and during_p95 > 2 * outside_p95:
+            reasons.append(
+                f"bystander {bystander} p95 rose from {outside_p95:.0f} ms to {during_p95:.0f} ms during bursts (> 2×)"
+            )
+        out.append(
+            Burst(
+                endpoint=endpoint, k=kk, rounds=len(rs), solo_p50_ms=solo_p50, slowest_p50_ms=slowest_p50,
+                slowest_max_ms=max(slowest, default=0.0), spread_p50_ms=median(spreads),
+                spread_max_ms=max(spreads, default=0.0), send_skew_max_ms=max(skews, default=0.0),
+                bystander=bystander, bystander_p95_during_ms=during_p95, bystander_p95_outside_ms=outside_p95,
+                head_of_line=bool(reasons), reason="; ".join(reasons), profile=profile,
+            )
+        )
+    return out
+
+
+def build_endpoints(plan: Plan, recorder: Recorder, budgets: dict[str, float]) -> list[EndpointResult]:
+    order = {e.name: i for i, e in enumerate(plan.endpoints)}
+    keys = sorted(recorder.series, key=lambda k: (k[2], k[0], order.get(k[1], -1), k[1]))
+    return [build_endpoint(plan, k, recorder.series[k], budgets) for k in keys]
+
+
+def error_samples(recorder: Recorder, redact: Any) -> list[ErrorSample]:
+    out = []
+    for (_, name, _profile), s in recorder.series.items():
+        for kind, n in s.error_kinds.items():
+            out.append(ErrorSample(endpoint=name, kind=kind, count=n, example=redact(s.error_examples.get(kind, ""))))
+    return sorted(out, key=lambda e: -e.count)
+
+
+def save_result(result: RunResult, path: Path) -> Path:
+    """Write atomically: a reader never sees half a file, a crash never leaves one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(result.to_dict(), f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_result(path: Path) -> RunResult:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ReportError(f"{path}: file not found; pass the results.json of a run") from exc
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path}: not a readable results JSON file ({exc})") from exc
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise ReportError(f"{path}: schema_version: missing; this is not a rehearse results.json")
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise ReportError(
+            f"{path}: schema_version: {data['schema_version']} is not supported (this rehearse reads {SCHEMA_VERSION})"
+        )
+    try:
+        return RunResult.from_dict(data)
+    except (TypeError, KeyError) as exc:
+        raise ReportError(f"{path}: malformed results ({exc})") from exc
