@@ -302,7 +302,8 @@ def _scenario_users(lp: LoadedPlan, phase: Phase, worker_share: float = 1.0) -> 
     if sc.steady:
         st = sc.steady
         rates = {name: r * worker_share for name, r in st.rates.items()}
-        schedule = OpenSchedule(rates, time.time())
+        now = time.time()
+        schedule = OpenSchedule(rates, now, now + phase.duration_s)
         phase.schedule = schedule
         make("steady", st.users, lambda: _SteadyWithLogin(schedule, st.late_after_ms, phase.started))
     return classes
@@ -315,7 +316,7 @@ class _SteadyWithLogin(SteadyScenario):
             driver.login(self.session, self.name)
         # the schedule starts when the first user is ready, so login time is not counted as lateness
         if self.schedule.issued and not any(self.schedule.issued.values()):
-            self.schedule.t_start = max(self.schedule.t_start, time.time())
+            self.schedule.restart(time.time())
 
 
 def _attach_recorder(env: Environment, recorder: Recorder, on_sample: Callable[[], None] | None) -> None:

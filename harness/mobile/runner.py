@@ -25,18 +25,19 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
+import urllib3
 from appium import webdriver
 from appium.webdriver.client_config import AppiumClientConfig
 from appium.webdriver.webdriver import WebDriver
 from selenium.common.exceptions import WebDriverException
 
 from harness.errors import DeviceError, PlanError
-from harness.mobile.appium_server import AppiumServer, default_appium_home, free_port
+from harness.mobile.appium_server import AppiumServer, default_appium_home, free_ports
 from harness.mobile.cdp import NetworkProfileLike, apply_network
 from harness.mobile.config import ChromiumDevice, Device, IosDevice, MobileConfig, RemoteDevice
 from harness.mobile.devices import SessionSetup, build_session
-from harness.model import MobileFlow, MobileStep
-from mobile_flows.critical_path import FLOW_NAME, STEPS, FlowHooks, FlowInput, run_critical_path
+from harness.model import MobileFlow
+from mobile_flows.critical_path import FLOW_NAME, FlowHooks, FlowInput, run_critical_path
 from mobile_flows.locators import Locator, parse_locator
 from mobile_flows.screens import JobOutcome, ScreenContext
 
@@ -157,13 +158,14 @@ def _save_evidence(
 ) -> tuple[str, str]:
     """Screenshot (PNG) and redacted page source; paths are relative to out_dir ("" when not saved)."""
     shot = source = ""
-    with contextlib.suppress(WebDriverException, OSError):
+    # best effort: evidence must never turn a failed step into a crash (the session may be dead)
+    with contextlib.suppress(Exception):
         png = folder / f"{stem}.png"
         png.write_bytes(driver.get_screenshot_as_png())
         shot = png.relative_to(out_dir).as_posix()
     if source_ext is None:
         return shot, source
-    with contextlib.suppress(WebDriverException, OSError):
+    with contextlib.suppress(Exception):
         page = folder / f"{stem}{source_ext}"
         page.write_text(redact(driver.page_source), encoding="utf-8")
         source = page.relative_to(out_dir).as_posix()
@@ -209,9 +211,10 @@ def _stop_browser(pid: int, timeout_s: float = 5.0) -> None:
 class _DeviceFlow:
     """One session on one device: open, throttle, walk the critical path, keep evidence, clean up."""
 
-    def __init__(self, run: _Run, device: Device) -> None:
+    def __init__(self, run: _Run, device: Device, chromedriver_port: int | None = None) -> None:
         self.run = run
         self.device = device
+        self.chromedriver_port = chromedriver_port
         self.folder = run.device_dir(device)
         self.flow = MobileFlow(
             name=FLOW_NAME,
@@ -232,11 +235,10 @@ class _DeviceFlow:
 
     def execute(self) -> MobileFlow:
         config = self.run.config
-        port = free_port() if isinstance(self.device, ChromiumDevice) else None
         setup = build_session(
             self.device,
             profile=self.run.profile,
-            chromedriver_port=port,
+            chromedriver_port=self.chromedriver_port,
             new_command_timeout_s=int(config.session_timeout_s),
         )
         url = setup.server_url or self.run.appium_url
@@ -247,6 +249,10 @@ class _DeviceFlow:
             driver = _connect(setup, url, self.device, config.session_timeout_s)
             try:
                 self._walk(driver, setup)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:  # Appium died or stopped answering
+                raise DeviceError(
+                    f"device {self.device.name!r}: lost the Appium session at {url}: {exc}"
+                ) from exc
             finally:
                 self._finish(driver, local=_is_local(url) and setup.server_url is None)
         finally:
@@ -351,8 +357,8 @@ class _DeviceFlow:
         pid = driver.capabilities.get("goog:processID") if local else None
         try:
             driver.quit()
-        except WebDriverException as exc:
-            log.warning("device %s: quit failed: %s", self.device.name, exc.msg)
+        except Exception as exc:  # the session may already be gone; the browser check below still runs
+            log.warning("device %s: quit failed: %s", self.device.name, exc)
         if isinstance(pid, int):
             _stop_browser(pid)
 
@@ -366,22 +372,6 @@ def _row_count(body: Any) -> int | None:
         if isinstance(body.get("items"), list):
             return len(body["items"])
     return None
-
-
-def not_run_flow(device: Device, phase: str, profile: NetworkProfileLike | None, reason: str) -> MobileFlow:
-    """A flow whose steps never ran (kept for callers that report a device they skipped)."""
-    steps = [
-        MobileStep(name=name, duration_ms=0.0, passed=False, error=f"not run: {reason}") for name in STEPS
-    ]
-    return MobileFlow(
-        name=FLOW_NAME,
-        device=device.name,
-        passed=False,
-        phase=phase,
-        profile=_profile_name(profile),
-        steps=steps,
-        notice=reason,
-    )
 
 
 def run_mobile(
@@ -420,8 +410,11 @@ def run_mobile(
                 redact=redact,
                 appium_url=server.url if server else config.appium_url,
             )
+            chromium = [d for d in config.devices if isinstance(d, ChromiumDevice)]
+            ports = dict(zip((d.name for d in chromium), free_ports(len(chromium)), strict=True))
+            flows = [_DeviceFlow(run, device, ports.get(device.name)) for device in config.devices]
             with ThreadPoolExecutor(max_workers=config.parallel, thread_name_prefix="mobile") as pool:
-                futures = [pool.submit(_DeviceFlow(run, device).execute) for device in config.devices]
+                futures = [pool.submit(flow.execute) for flow in flows]
                 return [future.result() for future in futures]
         finally:
             if server is not None:
