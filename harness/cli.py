@@ -128,7 +128,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     src = Path(args.results)
     result = load_result(src)
     out = Path(args.out) if args.out else src.parent
-    paths = render_all(result, out)
+    paths = render_all(result, out, assets_dir=src.parent)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return EXIT_PASS if result.verdict.passed else EXIT_BREACH

@@ -177,8 +177,8 @@ class Plan(_Strict):
         for key, ref in refs:
             if ref not in known:
                 raise ValueError(f"@{key}@ unknown endpoint '{ref}'; known endpoints: {', '.join(sorted(known))}")
-        if (sc.repeated_logins or sc.demo_session) and self.login is None:
-            raise ValueError("@login@ scenarios that log in need a 'login' section (path, username, password_env)")
+        if sc.repeated_logins and self.login is None:
+            raise ValueError("@login@ repeated_logins needs a 'login' section (path, username, password_env)")
         if not any((sc.repeated_logins, sc.three_prospects, sc.demo_session, sc.steady)):
             raise ValueError("@scenarios@ choose at least one of repeated_logins, three_prospects, demo_session, steady")
         return self

@@ -30,6 +30,7 @@ class Driver(Protocol):
     """Implemented by the load module; everything a scenario needs from the engine."""
 
     profile: str
+    has_login: bool
 
     def new_session(self) -> Session: ...
 

@@ -20,7 +20,7 @@ class DemoSessionScenario(Scenario):
     def iteration(self, driver: Driver) -> None:
         session = self.session or driver.new_session()
         self.session = session
-        if session.token is None and not driver.login(session, self.name).ok:
+        if driver.has_login and session.token is None and not driver.login(session, self.name).ok:
             think(driver, self.think_time_s)
             return
         for step in self.steps:

@@ -68,6 +68,8 @@ _READ_SIZE = 65536
 _MAX_HEAD_BYTES = 65536
 _QUEUE_LIMIT_BYTES = 1 << 20  # per direction: stop reading the source while this much waits to be delivered
 _CONNECT_TIMEOUT_S = 10.0
+_SWITCH_GRACE_S = 10.0  # another host on the same connection: how long the old one may take to close
+_CLIENT_EOF_GRACE_S = 120.0  # the client half-closed: how long its last responses may take
 _HOP_BY_HOP_DROP = {b"proxy-connection", b"proxy-authorization", b"keep-alive"}
 
 
@@ -343,7 +345,6 @@ class _ClientConnection:
         index: int,
     ) -> None:
         profile = server.profile
-        self._server = server
         self._stats = server.stats
         self._reader = reader
         self._writer = writer
@@ -362,7 +363,6 @@ class _ClientConnection:
         self._down = _Pipe(_Shaper(rate_kbit=profile.down_kbit, start_at=self._accepted, **common), writer)
         self._up_pipe: _Pipe | None = None
         self._upstream: _Upstream | None = None
-        self._used = False
 
     async def run(self) -> None:
         try:
@@ -502,11 +502,20 @@ class _ClientConnection:
         with contextlib.suppress(OSError):
             if upstream.writer.can_write_eof():
                 upstream.writer.write_eof()
-        if upstream.down_task is not None:
-            await upstream.down_task
+        await self._finish_down(upstream, _SWITCH_GRACE_S)
         upstream.writer.close()
         self._upstream = None
         self._up_pipe = None
+
+    async def _finish_down(self, upstream: _Upstream, grace_s: float) -> None:
+        """Wait for the upstream to close after our half-close; a server that never does is cut off."""
+        if upstream.down_task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(upstream.down_task), grace_s)
+        except TimeoutError:
+            upstream.down_task.cancel()
+            self._stats.errors += 1
 
     async def _pump_down(self, upstream: _Upstream) -> None:
         try:
@@ -533,8 +542,7 @@ class _ClientConnection:
         with contextlib.suppress(OSError):
             if upstream.writer.can_write_eof():
                 upstream.writer.write_eof()
-        if upstream.down_task is not None:
-            await upstream.down_task
+        await self._finish_down(upstream, _CLIENT_EOF_GRACE_S)
 
     async def _fail(self, status: int, reason: str, detail: str) -> None:
         self._stats.errors += 1
@@ -612,6 +620,20 @@ else:  # pragma: no cover - other platforms keep asyncio's default (millisecond)
         return asyncio.new_event_loop()
 
 
+def _raise_open_file_limit() -> None:
+    """Two sockets per simulated user: lift the soft descriptor limit (often 1,024) to the hard one."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Linux/macOS
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard)
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m harness.network.proxy``."""
     parser = argparse.ArgumentParser(
@@ -632,6 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, ProfileError) as exc:
         print(f"rehearse proxy: bad profile: {exc}", file=sys.stderr)
         return 2
+    _raise_open_file_limit()
     try:
         with asyncio.Runner(loop_factory=_new_event_loop) as runner:
             return runner.run(_ProxyServer(profile, args.seed).serve(args.host, args.port))

@@ -1,0 +1,231 @@
+"""`make bench`: side-by-side measurements, written to BENCHMARKS.md as ratios from one run.
+
+Figures, not tests: the machines are shared and noisy, so every comparison alternates A and B in the same run and
+reports medians. Needs nginx (Debian nginx-light; installed by `make bench` when missing, as root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PY = sys.executable
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
+USERS = int(os.environ.get("BENCH_USERS", "20"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Nginx:
+    """A static nginx on 127.0.0.1, one worker pinned to the last core (the load runs on core 0)."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
+        self.port = free_port()
+        (self.dir / "www").mkdir()
+        (self.dir / "www" / "index.html").write_text("ok\n" * 8)
+        cpus = os.cpu_count() or 1
+        affinity = "1" + "0" * (cpus - 1) if cpus > 1 else "1"
+        (self.dir / "nginx.conf").write_text(
+            f"""
+worker_processes 1;
+worker_cpu_affinity {affinity};
+daemon off;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  server {{ listen 127.0.0.1:{self.port}; root {self.dir}/www; }}
+}}
+"""
+        )
+        self.proc = subprocess.Popen(["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)])
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_json(cmd: list[str], pin: str | None = "0", timeout: float = 300) -> dict:
+    if pin is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", pin, *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{cmd}: {proc.returncode}\n{proc.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def single_core(url: str) -> dict:
+    ours, raw = [], []
+    for _ in range(ROUNDS):
+        raw.append(run_json([PY, "bench/raw_locust.py", url, str(SECONDS), str(USERS)])["rps"])
+        ours.append(run_json([PY, "bench/harness_load.py", url, str(SECONDS), str(USERS)])["rps"])
+    return {"ours": ours, "raw": raw, "ratio": statistics.median(ours) / statistics.median(raw)}
+
+
+def raw_workers(url: str, n: int) -> float:
+    port = free_port()
+    workers = [
+        subprocess.Popen([PY, "bench/raw_locust.py", url, "0", "0", "--worker", "127.0.0.1", str(port)],
+                         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(n)
+    ]
+    try:
+        return float(run_json([PY, "bench/raw_locust.py", url, str(SECONDS), str(USERS), "--master", str(n), str(port)],
+                              pin=None)["rps"])
+    finally:
+        for w in workers:
+            try:
+                w.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+
+
+def our_workers(url: str, n: int) -> float:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-w-"))
+    plan = tmp / "plan.yaml"
+    plan.write_text(
+        f"target: {{base_url: '{url}'}}\n"
+        "endpoints: [{name: root, path: /, auth: false}]\n"
+        f"scenarios: {{demo_session: {{users: {USERS}, steps: [root], think_time_s: [0, 0]}}}}\n"
+        f"run: {{duration_s: {SECONDS + 1}, max_requests: 100000000}}\n"
+    )
+    args = [PY, "-m", "harness", "run", str(plan), "--out", str(tmp), "--run-id", "b"]
+    if n:
+        args += ["--workers", str(n)]
+    subprocess.run(args, capture_output=True, text=True, cwd=REPO, timeout=300)
+    data = json.loads((tmp / "b" / "results.json").read_text())
+    shutil.rmtree(tmp, ignore_errors=True)
+    return float(data["settings"]["requests"]) / (SECONDS + 1)
+
+
+def raw_workers_rate(url: str, n: int) -> float:
+    return raw_workers(url, n) * SECONDS / (SECONDS + 1) if False else raw_workers(url, n)
+
+
+def multi_core(url: str) -> dict:
+    n = os.cpu_count() or 2
+    ours_n, raw_n, ours_1, raw_1 = [], [], [], []
+    for _ in range(ROUNDS):
+        raw_n.append(raw_workers(url, n))
+        ours_n.append(our_workers(url, n))
+        raw_1.append(raw_workers(url, 1))
+        ours_1.append(our_workers(url, 1))
+    m = statistics.median
+    return {
+        "n": n, "ours_n": ours_n, "raw_n": raw_n, "ours_1": ours_1, "raw_1": raw_1,
+        "ratio": m(ours_n) / m(raw_n), "scaling_ours": m(ours_n) / m(ours_1), "scaling_raw": m(raw_n) / m(raw_1),
+    }
+
+
+def percentile_error() -> dict:
+    return run_json([PY, "bench/percentile_error.py"], pin=None)
+
+
+def rss_growth() -> dict:
+    return run_json([PY, "bench/rss_growth.py"], pin=None)
+
+
+def stall() -> dict:
+    return run_json([PY, "bench/stall.py"], pin=None)
+
+
+def report_render() -> dict:
+    proc = subprocess.run([PY, "tests/bench_report.py"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    return {"output": proc.stdout.strip()[-600:], "ok": proc.returncode == 0}
+
+
+def main() -> int:
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    nginx = Nginx()
+    try:
+        one = single_core(nginx.url)
+        many = multi_core(nginx.url)
+    finally:
+        nginx.stop()
+    pct = percentile_error()
+    rss = rss_growth()
+    st = stall()
+    rep = report_render()
+    m = statistics.median
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {started} ({platform.platform()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}). Each comparison alternates A and B in one run ({ROUNDS} rounds of "
+        f"{SECONDS:.0f} s, {USERS} users, static nginx on 127.0.0.1); figures are medians. Shared, noisy machine: "
+        "read ratios, not absolute numbers.",
+        "",
+        "| measure | ours | reference | ratio | goal |",
+        "|---|---|---|---|---|",
+        f"| throughput on one core, all accounting on ÷ raw Locust FastHttpUser | {m(one['ours']):,.0f} req/s "
+        f"| {m(one['raw']):,.0f} req/s | **{one['ratio']:.3f}** | ≥ 0.95 |",
+        f"| {many['n']} workers ÷ raw Locust with {many['n']} worker processes | {m(many['ours_n']):,.0f} req/s "
+        f"| {m(many['raw_n']):,.0f} req/s | **{many['ratio']:.3f}** | ≥ 0.95 |",
+        f"| scaling 1 → {many['n']} workers | {many['scaling_ours']:.2f}× | raw Locust {many['scaling_raw']:.2f}× "
+        f"| {many['scaling_ours'] / many['scaling_raw']:.3f} | (target shares the cores) |",
+    ]
+    for p in ("50", "95", "99", "99.9"):
+        lines.append(
+            f"| percentile error p{p}, 1 M lognormal samples | {pct['ours'][p]:.4%} | Locust StatsEntry "
+            f"{pct['locust'][p]:.4%} | | ≤ 0.1 % |"
+        )
+    lines += [
+        f"| RSS growth per million recorded requests | {rss['mib_per_million']:.2f} MiB | | | ≤ 5 MiB |",
+        f"| stall server (1 s every 5 s), p95: corrected vs truth | {st['corrected_p95']:.0f} ms | truth "
+        f"{st['truth_p95']:.0f} ms | {st['corrected_p95'] / st['truth_p95']:.3f} | within 5 % |",
+        f"| stall server, p95: naive (service time) vs truth | {st['naive_p95']:.1f} ms | truth "
+        f"{st['truth_p95']:.0f} ms | {st['naive_p95'] / st['truth_p95']:.3f} | (what closed-loop tools report) |",
+        "",
+        "Raw samples (req/s): "
+        f"one core ours {[round(x) for x in one['ours']]}, raw {[round(x) for x in one['raw']]}; "
+        f"{many['n']} workers ours {[round(x) for x in many['ours_n']]}, raw {[round(x) for x in many['raw_n']]}; "
+        f"1 worker ours {[round(x) for x in many['ours_1']]}, raw {[round(x) for x in many['raw_1']]}.",
+        "",
+        "Report rendering (50 endpoints × 4 profiles fixture):",
+        "",
+        "```",
+        rep["output"],
+        "```",
+        "",
+    ]
+    notes = Path(REPO / "bench" / "NOTES.md")
+    if notes.exists():
+        lines += [notes.read_text()]
+    (REPO / "BENCHMARKS.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536)) if os.geteuid() == 0 else None
+    sys.exit(main())
