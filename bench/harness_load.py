@@ -41,4 +41,11 @@ def tick(elapsed: float) -> None:
 
 stop = threading.Event()
 run_local(lp, Phase("direct", None, DURATION + 30, 10**9), recorder, tick, stop_flag=stop.is_set)
-print(json.dumps({"rps": (marks["c1"] - marks["c0"]) / (marks["t1"] - marks["t0"]), "requests": marks["c1"] - marks["c0"]}))
+print(
+    json.dumps(
+        {
+            "rps": (marks["c1"] - marks["c0"]) / (marks["t1"] - marks["t0"]),
+            "requests": marks["c1"] - marks["c0"],
+        }
+    )
+)

@@ -15,7 +15,7 @@ ordered = np.sort(values_ms)
 hist = new_histogram()
 entry = StatsEntry(None, "bench", "GET")  # type: ignore[arg-type]
 for v in values_ms:
-    record_us(hist, int(round(v * 1000)))
+    record_us(hist, round(v * 1000))
     entry._log_response_time(float(v))
     entry.num_requests += 1
 out: dict[str, dict[str, float]] = {"ours": {}, "locust": {}}

@@ -27,4 +27,12 @@ n = 1_000_000
 for i in range(n):
     rec.record(("s", names[i % 10], "direct"), (i % 60) + 0.5, rng.lognormvariate(3, 1))
 after = rss_kib()
-print(json.dumps({"mib_per_million": (after - before) / 1024 * (1_000_000 / n), "before_kib": before, "after_kib": after}))
+print(
+    json.dumps(
+        {
+            "mib_per_million": (after - before) / 1024 * (1_000_000 / n),
+            "before_kib": before,
+            "after_kib": after,
+        }
+    )
+)

@@ -95,13 +95,21 @@ def single_core(url: str) -> dict:
 def raw_workers(url: str, n: int) -> float:
     port = free_port()
     workers = [
-        subprocess.Popen([PY, "bench/raw_locust.py", url, "0", "0", "--worker", "127.0.0.1", str(port)],
-                         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [PY, "bench/raw_locust.py", url, "0", "0", "--worker", "127.0.0.1", str(port)],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(n)
     ]
     try:
-        return float(run_json([PY, "bench/raw_locust.py", url, str(SECONDS), str(USERS), "--master", str(n), str(port)],
-                              pin=None)["rps"])
+        return float(
+            run_json(
+                [PY, "bench/raw_locust.py", url, str(SECONDS), str(USERS), "--master", str(n), str(port)],
+                pin=None,
+            )["rps"]
+        )
     finally:
         for w in workers:
             try:
@@ -142,8 +150,14 @@ def multi_core(url: str) -> dict:
         ours_1.append(our_workers(url, 1))
     m = statistics.median
     return {
-        "n": n, "ours_n": ours_n, "raw_n": raw_n, "ours_1": ours_1, "raw_1": raw_1,
-        "ratio": m(ours_n) / m(raw_n), "scaling_ours": m(ours_n) / m(ours_1), "scaling_raw": m(raw_n) / m(raw_1),
+        "n": n,
+        "ours_n": ours_n,
+        "raw_n": raw_n,
+        "ours_1": ours_1,
+        "raw_1": raw_1,
+        "ratio": m(ours_n) / m(raw_n),
+        "scaling_ours": m(ours_n) / m(ours_1),
+        "scaling_raw": m(raw_n) / m(raw_1),
     }
 
 
@@ -160,7 +174,9 @@ def stall() -> dict:
 
 
 def report_render() -> dict:
-    proc = subprocess.run([PY, "tests/bench_report.py"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    proc = subprocess.run(
+        [PY, "tests/bench_report.py"], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
     return {"output": proc.stdout.strip()[-600:], "ok": proc.returncode == 0}
 
 

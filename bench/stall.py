@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.servers import StallServer  # noqa: E402
+from tests.servers import StallServer
 
 server = StallServer(stall_ms=1000, every_s=5.0, first_stall_after_s=1.0)
 url = server.start()
@@ -22,10 +22,33 @@ plan.write_text(
     "run: {duration_s: 20, max_requests: 100000}\n"
 )
 try:
-    subprocess.run([sys.executable, "-m", "harness", "run", str(plan), "--out", str(tmp), "--run-id", "s",
-                    "--base-url", url], capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            str(plan),
+            "--out",
+            str(tmp),
+            "--run-id",
+            "s",
+            "--base-url",
+            url,
+        ],
+        capture_output=True,
+        timeout=120,
+    )
 finally:
     server.stop()
 e = json.loads((tmp / "s" / "results.json").read_text())["endpoints"][0]
-print(json.dumps({"timeline": [(b["t_s"], b["count"], round(b["p95_ms"])) for b in e["timeline"]], "corrected_p95": e["p95_ms"], "naive_p95": e["service"]["p95_ms"],
-                  "truth_p95": server.true_percentile_ms(95.0, base_ms=1.0)}))
+print(
+    json.dumps(
+        {
+            "timeline": [(b["t_s"], b["count"], round(b["p95_ms"])) for b in e["timeline"]],
+            "corrected_p95": e["p95_ms"],
+            "naive_p95": e["service"]["p95_ms"],
+            "truth_p95": server.true_percentile_ms(95.0, base_ms=1.0),
+        }
+    )
+)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import HarnessError, PlanError
+from harness.model import RunResult
 
 EXIT_PASS, EXIT_BREACH, EXIT_INPUT, EXIT_INFRA = 0, 1, 2, 3
 
@@ -64,13 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _print_outcome(result_passed: bool, status: str, path: Path, reasons: list[str]) -> None:
-    verdict = "GO" if result_passed else "NO-GO"
-    if status != "complete":
+def _print_outcome(result: RunResult, path: Path) -> None:
+    verdict = "GO" if result.verdict.passed else "NO-GO"
+    if result.status != "complete":
         verdict += " (partial run)"
     print(f"Verdict: {verdict}")
-    for reason in reasons[:8]:
+    lines = result.verdict.reasons + [b.reason for b in result.verdict.breaches]
+    for reason in lines[:8]:
         print(f"  - {reason}")
+    if len(lines) > 8:
+        print(f"  - … and {len(lines) - 8} more in the report")
     print(f"Results: {path}")
     print(f"Report:  {path.parent / 'report.html'}")
 
@@ -93,15 +97,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.rehearsal import RunOptions, run_plan
 
     opts = RunOptions(
-        out_root=Path(args.out), run_id=args.run_id, duration_s=args.duration, max_requests=args.max_requests,
-        workers=args.workers, mobile=not args.no_mobile,
+        out_root=Path(args.out),
+        run_id=args.run_id,
+        duration_s=args.duration,
+        max_requests=args.max_requests,
+        workers=args.workers,
+        mobile=not args.no_mobile,
     )
     if args.master:
         host, port = args.master_bind.rsplit(":", 1)
         opts.master_bind = (host, int(port))
         opts.expect_workers = args.expect_workers
     result, path = run_plan(lp, opts)
-    _print_outcome(result.verdict.passed, result.status, path, result.verdict.reasons)
+    _print_outcome(result, path)
     if result.status != "complete" and not result.endpoints:
         return EXIT_INFRA
     return EXIT_PASS if result.verdict.passed else EXIT_BREACH
@@ -147,7 +155,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"Demo backend: {backend.url}")
         lp = load_plan(plan_path, base_url=backend.url)
         result, path = run_plan(lp, RunOptions(out_root=Path(args.out), duration_s=args.duration))
-    _print_outcome(result.verdict.passed, result.status, path, result.verdict.reasons)
+    _print_outcome(result, path)
     return EXIT_PASS  # make demo shows the rehearsal; its verdict is in the report
 
 
@@ -170,7 +178,7 @@ def _cmd_mobile(args: argparse.Namespace) -> int:
 
     lp = load_plan(args.plan, base_url=args.base_url)
     result, path = run_mobile_only(lp, Path(args.out))
-    _print_outcome(result.verdict.passed, result.status, path, result.verdict.reasons)
+    _print_outcome(result, path)
     return EXIT_PASS if result.verdict.passed else EXIT_BREACH
 
 

@@ -7,6 +7,7 @@ histograms travel to the master through ``report_to_master`` / ``worker_report``
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 import random
 import time
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 import gevent
 from gevent.event import Event
-from locust import FastHttpUser, task
+from locust import FastHttpUser, User, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.event import Events
@@ -89,6 +90,11 @@ def _fill(value: Any) -> Any:
     return value
 
 
+def _events() -> Events:
+    """A fresh event bus per phase: listeners never leak between phases."""
+    return Events()  # type: ignore[no-untyped-call]
+
+
 class LocustDriver:
     """The scenario ``Driver`` backed by Locust's FastHttpSession."""
 
@@ -118,10 +124,9 @@ class LocustDriver:
         return _Session(http)
 
     def close_session(self, session: Any) -> None:
-        try:
+        # closing a pool that lost its socket is not a measurement
+        with contextlib.suppress(Exception):
             session.http.client.clientpool.close()
-        except Exception:  # closing a pool that lost its socket is not a measurement
-            pass
 
     def _request(
         self,
@@ -153,7 +158,9 @@ class LocustDriver:
                 resp.success()
             else:
                 err = getattr(resp, "error", None)
-                resp.failure(f"HTTP {status}" if status else f"{type(err).__name__ if err else 'ConnectionError'}")
+                resp.failure(
+                    f"HTTP {status}" if status else f"{type(err).__name__ if err else 'ConnectionError'}"
+                )
             ms = float(resp.request_meta.get("response_time") or 0.0)
             return CallResult(ok=ok, ms=ms, start_wall=start, status=status, body=parsed)
 
@@ -161,7 +168,10 @@ class LocustDriver:
         login = self.plan.login
         if login is None:
             return CallResult(ok=True, ms=0.0, start_wall=time.time())
-        body = {login.username_field: self.lp.secrets.username, login.password_field: self.lp.secrets.password}
+        body = {
+            login.username_field: self.lp.secrets.username,
+            login.password_field: self.lp.secrets.password,
+        }
         result = self._request(session, "login", login.method, login.path, scenario, body=body)
         if result.ok:
             token = _dig(result.body, login.token_path)
@@ -241,7 +251,7 @@ class LocustDriver:
         bystander_during_ms: float | None,
         bystander_outside_ms: float | None,
     ) -> None:
-        rec: Recorder = self.user.environment.rehearse_recorder  # type: ignore[attr-defined]
+        rec: Recorder = self.user.environment.rehearse_recorder
         rec.add_burst(
             BurstRound(
                 endpoint=endpoint,
@@ -255,11 +265,11 @@ class LocustDriver:
         )
 
 
-def _scenario_users(lp: LoadedPlan, phase: Phase, worker_share: float = 1.0) -> list[type[FastHttpUser]]:
+def _scenario_users(lp: LoadedPlan, phase: Phase, worker_share: float = 1.0) -> list[type[User]]:
     """One Locust user class per selected scenario, each with a fixed number of users."""
     plan = lp.plan
     sc = plan.scenarios
-    classes: list[type[FastHttpUser]] = []
+    classes: list[type[User]] = []
 
     def make(name: str, count: int, factory: Callable[[], Scenario], *, login_first: bool = False) -> None:
         class ScenarioUser(FastHttpUser):
@@ -322,7 +332,6 @@ class _SteadyWithLogin(SteadyScenario):
 def _attach_recorder(env: Environment, recorder: Recorder, on_sample: Callable[[], None] | None) -> None:
     env.rehearse_recorder = recorder  # type: ignore[attr-defined]
 
-    @env.events.request.add_listener
     def on_request(
         request_type: str,
         name: str,
@@ -355,8 +364,10 @@ def _attach_recorder(env: Environment, recorder: Recorder, on_sample: Callable[[
         if on_sample is not None:
             on_sample()
 
+    env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
 
-def _user_count(classes: list[type[FastHttpUser]]) -> int:
+
+def _user_count(classes: list[type[User]]) -> int:
     return sum(c.fixed_count for c in classes)
 
 
@@ -370,7 +381,7 @@ def run_local(
     """Run one phase in this process. Stops at the duration, the request cap, or when stop_flag says so."""
     classes = _scenario_users(lp, phase)
     # a fresh event bus per phase: listeners never leak between phases
-    env = Environment(user_classes=classes, events=Events(), stop_timeout=5)
+    env = Environment(user_classes=classes, events=_events(), stop_timeout=5)
     capped = Event()
 
     def on_sample() -> None:
@@ -415,7 +426,7 @@ def run_master(
 ) -> None:
     """Drive workers over Locust's master runner; merge their histograms exactly as they report."""
     classes = _scenario_users(lp, phase)
-    env = Environment(user_classes=classes, events=Events(), stop_timeout=5)
+    env = Environment(user_classes=classes, events=_events(), stop_timeout=5)
     env.rehearse_recorder = recorder  # type: ignore[attr-defined]
     if bind_port == 0:
         import socket
@@ -428,10 +439,11 @@ def run_master(
     flushed: set[str] = set()
     all_flushed = Event()
 
-    @env.events.worker_report.add_listener
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
         if DATA_KEY in data:
             recorder.merge(data[DATA_KEY])
+
+    env.events.worker_report.add_listener(on_worker_report)  # type: ignore[no-untyped-call]
 
     def on_flushed(environment: Any, msg: Any, **_: Any) -> None:
         flushed.add(str(msg.node_id))
@@ -462,18 +474,21 @@ def run_master(
         runner.quit()
 
 
-def run_worker(lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int = 1) -> Recorder:
+def run_worker(
+    lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int = 1
+) -> Recorder:
     """Serve a master: record locally, ship histograms through ``report_to_master``, flush on request."""
     recorder = Recorder(t0=time.time(), warmup_s=lp.plan.run.warmup_s)
     classes = _scenario_users(lp, phase, worker_share=1.0 / max(1, workers))
-    env = Environment(user_classes=classes, events=Events(), stop_timeout=5)
+    env = Environment(user_classes=classes, events=_events(), stop_timeout=5)
     _attach_recorder(env, recorder, None)
     runner = env.create_worker_runner(master_host, master_port)
     assert isinstance(runner, WorkerRunner)
 
-    @env.events.report_to_master.add_listener
     def on_report(client_id: str, data: dict[str, Any]) -> None:
         data[DATA_KEY] = recorder.export(reset=True)
+
+    env.events.report_to_master.add_listener(on_report)  # type: ignore[no-untyped-call]
 
     def on_flush(environment: Any, msg: Any, **_: Any) -> None:
         _account_dropped(phase, recorder, time.time())

@@ -11,8 +11,11 @@ from harness.plan import LoadedPlan
 
 
 def parse_mobile(lp: LoadedPlan) -> Any:
-    raise PlanError("mobile flows are not available in this build; remove the 'mobile' section", path=lp.path,
-                    key="mobile")
+    raise PlanError(
+        "mobile flows are not available in this build; remove the 'mobile' section",
+        path=lp.path,
+        key="mobile",
+    )
 
 
 def run_mobile_phase(lp: LoadedPlan, out_dir: Path, phase: str, profile: Any) -> list[MobileFlow]:
@@ -20,7 +23,9 @@ def run_mobile_phase(lp: LoadedPlan, out_dir: Path, phase: str, profile: Any) ->
     return []
 
 
-def run_mobile_under_load(lp: LoadedPlan, out_dir: Path, profile: Any, duration: float, cap: int) -> list[MobileFlow]:
+def run_mobile_under_load(
+    lp: LoadedPlan, out_dir: Path, profile: Any, duration: float, cap: int
+) -> list[MobileFlow]:
     parse_mobile(lp)
     return []
 

@@ -216,9 +216,6 @@ def _build(cls: type[_T], data: JSONDict) -> _T:
         value = data[f.name]
         nested = _NESTED.get((cls.__name__, f.name))
         if nested is not None and value is not None:
-            if isinstance(value, list):
-                value = [_build(nested, item) for item in value]
-            else:
-                value = _build(nested, value)
+            value = [_build(nested, item) for item in value] if isinstance(value, list) else _build(nested, value)
         kwargs[f.name] = value
     return cls(**kwargs)

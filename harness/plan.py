@@ -140,6 +140,10 @@ class Run(_Strict):
     seed: int = 0
 
 
+def _default_profiles() -> list[str | CustomProfile | ProfileRef]:
+    return ["direct"]
+
+
 class Plan(_Strict):
     version: Literal[1] = 1
     name: str = "rehearsal"
@@ -149,7 +153,7 @@ class Plan(_Strict):
     endpoints: list[Endpoint] = Field(min_length=1)
     scenarios: Scenarios = Field(default_factory=Scenarios)
     run: Run = Field(default_factory=Run)
-    profiles: list[str | CustomProfile | ProfileRef] = Field(default_factory=lambda: ["direct"])
+    profiles: list[str | CustomProfile | ProfileRef] = Field(default_factory=_default_profiles)
     mobile: dict[str, Any] | None = None
 
     @model_validator(mode="after")
@@ -158,7 +162,9 @@ class Plan(_Strict):
         seen: set[str] = set()
         for i, name in enumerate(names):
             if name in seen:
-                raise ValueError(f"@endpoints[{i}].name@ '{name}' is used twice; endpoint names must be unique")
+                raise ValueError(
+                    f"@endpoints[{i}].name@ '{name}' is used twice; endpoint names must be unique"
+                )
             seen.add(name)
         known = set(names)
         sc = self.scenarios
@@ -176,11 +182,15 @@ class Plan(_Strict):
             refs += [("scenarios.steady.rates", s) for s in sc.steady.rates]
         for key, ref in refs:
             if ref not in known:
-                raise ValueError(f"@{key}@ unknown endpoint '{ref}'; known endpoints: {', '.join(sorted(known))}")
+                raise ValueError(
+                    f"@{key}@ unknown endpoint '{ref}'; known endpoints: {', '.join(sorted(known))}"
+                )
         if sc.repeated_logins and self.login is None:
             raise ValueError("@login@ repeated_logins needs a 'login' section (path, username, password_env)")
         if not any((sc.repeated_logins, sc.three_prospects, sc.demo_session, sc.steady)):
-            raise ValueError("@scenarios@ choose at least one of repeated_logins, three_prospects, demo_session, steady")
+            raise ValueError(
+                "@scenarios@ choose at least one of repeated_logins, three_prospects, demo_session, steady"
+            )
         return self
 
     def endpoint(self, name: str) -> Endpoint:
@@ -242,7 +252,9 @@ def _hint(error: dict[str, Any]) -> str:
 def parse_plan(data: Any, path: str) -> Plan:
     """Validate an already-parsed mapping; raise PlanError with file and key path."""
     if not isinstance(data, dict):
-        raise PlanError("the plan must be a YAML mapping (key: value), e.g. 'target: {base_url: ...}'", path=path)
+        raise PlanError(
+            "the plan must be a YAML mapping (key: value), e.g. 'target: {base_url: ...}'", path=path
+        )
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
@@ -281,7 +293,9 @@ def resolve_secrets(plan: Plan, path: str, environ: dict[str, str] | None = None
     return Secrets(username=username, password=password)
 
 
-def load_plan(path: str | Path, environ: dict[str, str] | None = None, *, base_url: str | None = None) -> LoadedPlan:
+def load_plan(
+    path: str | Path, environ: dict[str, str] | None = None, *, base_url: str | None = None
+) -> LoadedPlan:
     """Read, validate and resolve a plan file. ``base_url`` overrides ``target.base_url``."""
     p = Path(path)
     try:

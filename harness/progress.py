@@ -22,7 +22,9 @@ class Progress:
             self._live.__enter__()
         return self
 
-    def update(self, label: str, elapsed_s: float, requests: int, errors: int, worst_p95_ms: float | None) -> None:
+    def update(
+        self, label: str, elapsed_s: float, requests: int, errors: int, worst_p95_ms: float | None
+    ) -> None:
         if self._live is None:
             return
         worst = f"{worst_p95_ms:,.0f} ms" if worst_p95_ms is not None else "—"

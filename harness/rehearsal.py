@@ -5,6 +5,7 @@ Imports the load module, and so Locust: the CLI imports this lazily, only for co
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import signal
 import socket
@@ -72,10 +73,8 @@ class _Interrupt:
 
     def __enter__(self) -> _Interrupt:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread
                 self._old[sig] = signal.signal(sig, self._handler)
-            except ValueError:  # not the main thread
-                pass
         return self
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
@@ -139,7 +138,9 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
                 offset = i * duration
 
                 def tick(elapsed: float, _p: str = prof.name, _o: float = offset) -> None:
-                    progress.update(_p, _o + elapsed, recorder.total, recorder.total_errors, _worst_p95(recorder))
+                    progress.update(
+                        _p, _o + elapsed, recorder.total, recorder.total_errors, _worst_p95(recorder)
+                    )
 
                 if opts.master_bind is not None:
                     host, port = opts.master_bind
@@ -170,9 +171,19 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
     endpoints = build_endpoints(plan, recorder, budgets)
     by_name = {p.name: p for p in profiles}
     for e in endpoints:
-        prof = by_name.get(e.profile)
-        if prof is not None and prof.shaped:
-            e.floor_ms = floor_for(prof, e.bytes_mean)
+        shaped = by_name.get(e.profile)
+        if shaped is not None and shaped.shaped:
+            e.floor_ms = floor_for(shaped, e.bytes_mean)
+    colds = cold_starts(recorder, endpoints)
+    if plan.run.idle_probe_s > 0 and status == "complete":
+        from harness.probe import idle_probe
+
+        try:
+            colds += idle_probe(lp, plan.run.idle_probe_s, endpoints)
+        except HarnessError as exc:
+            notices.append(str(exc))
+        except KeyboardInterrupt:
+            notices.append("idle probe interrupted (Ctrl-C); no after-idle figures")
     tp = plan.scenarios.three_prospects
     result = RunResult(
         run_id=run_id,
@@ -197,7 +208,7 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
             "users": _users(lp),
             "requests": recorder.total,
         },
-        cold_starts=cold_starts(endpoints),
+        cold_starts=colds,
         bursts=analyse_bursts(recorder.bursts, tp.k if tp else 3, tp.bystander or "" if tp else ""),
         network=network,
         mobile=mobile,

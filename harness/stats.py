@@ -36,7 +36,7 @@ def share_within(hist: HdrHistogram, limit_ms: float) -> float:
             within += item.count_added_in_this_iter_step
         else:
             break
-    return within / total
+    return float(within) / float(total)
 
 
 def median(values: list[float]) -> float:
@@ -47,4 +47,4 @@ def p95(values: list[float]) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(0.95 * len(ordered) + 0.5)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered) + 0.5) - 1))]

@@ -65,7 +65,7 @@ def judge(
                         + (f": {step.error}" if step.error else f" ({_fmt(step.duration_ms)})"),
                     )
                 )
-    reasons = [b.reason for b in breaches]
+    # breaches carry their own sentences; reasons hold what is true of the run as a whole
     if not breaches:
         reasons = ["every endpoint's p95 is within its budget and error rates are under 1 %"]
     return Verdict(passed=not breaches, breaches=breaches, reasons=reasons)

@@ -13,12 +13,28 @@ from harness.plan import LoadedPlan
 from harness.recorder import Recorder
 
 
-def worker_command(lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int) -> list[str]:
+def worker_command(
+    lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int
+) -> list[str]:
     cmd = [
-        sys.executable, "-m", "harness", "run", lp.path, "--worker",
-        "--master-host", master_host, "--master-port", str(master_port),
-        "--base-url", lp.plan.target.base_url, "--profile-name", phase.profile,
-        "--worker-share", str(workers), "--duration", str(phase.duration_s),
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        lp.path,
+        "--worker",
+        "--master-host",
+        master_host,
+        "--master-port",
+        str(master_port),
+        "--base-url",
+        lp.plan.target.base_url,
+        "--profile-name",
+        phase.profile,
+        "--worker-share",
+        str(workers),
+        "--duration",
+        str(phase.duration_s),
     ]
     if phase.proxy is not None:
         cmd += ["--proxy", f"{phase.proxy.host}:{phase.proxy.port}"]

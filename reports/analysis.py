@@ -362,11 +362,12 @@ def verdict_lines(result: RunResult, *, max_breaches: int = 5) -> tuple[list[str
     )
     for group in groups[:max_breaches]:
         worst = group[0]
-        line = breach_sentence(worst.endpoint, worst.metric, worst.value_ms, worst.budget_ms, worst.profile)
+        # the engine's own sentence already names route, figure, budget, scenario and profile
+        line = worst.reason or breach_sentence(
+            worst.endpoint, worst.metric, worst.value_ms, worst.budget_ms, worst.profile
+        )
         others = [b.profile for b in group[1:] if b.profile != worst.profile]
         if others:
             line += f" (also over on {', '.join(others)})"
-        if worst.reason and worst.reason not in line:
-            line += f" — {worst.reason}"
         lines.append(line)
     return lines, max(len(groups) - max_breaches, 0)

@@ -20,7 +20,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are two writes: without this, delayed ACKs add ~40 ms
     server: Any
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self.server.behave(self)
         body = b'{"ok": true}'
         self.send_response(200)
@@ -46,7 +46,9 @@ class _Running:
 
     def start(self) -> str:
         self.server.RequestHandlerClass = _Handler
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
@@ -78,7 +80,9 @@ class DistributionServer(_Running):
 
 
 class StallServer(_Running):
-    def __init__(self, stall_ms: float = 1000.0, every_s: float = 5.0, first_stall_after_s: float = 1.0) -> None:
+    def __init__(
+        self, stall_ms: float = 1000.0, every_s: float = 5.0, first_stall_after_s: float = 1.0
+    ) -> None:
         self.stall_s = stall_ms / 1000.0
         self.every_s = every_s
         self.first_after = first_stall_after_s

@@ -41,7 +41,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, Path,
 
     os.environ.update(env)
     with DemoBackend() as backend:
-        proc = rehearse("run", str(plan), "--base-url", backend.url, "--out", str(tmp), "--run-id", "r1", env=env)
+        proc = rehearse(
+            "run", str(plan), "--base-url", backend.url, "--out", str(tmp), "--run-id", "r1", env=env
+        )
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return proc.returncode, load_results(tmp, "r1"), tmp / "r1", proc.stdout
 
@@ -72,7 +74,7 @@ def test_every_endpoint_measured_and_verdict_correct(demo_run: tuple[int, dict, 
 
 
 def test_outputs_written_and_no_secret_anywhere(demo_run: tuple[int, dict, Path, str]) -> None:
-    _, data, run_dir, stdout = demo_run
+    _, _, run_dir, stdout = demo_run
     for name in ("results.json", "report.html", "summary.md", "junit.xml"):
         text = (run_dir / name).read_text()
         assert "e2e-secret-pw" not in text, name
@@ -102,10 +104,44 @@ def test_request_cap_bounds_the_run(tmp_path: Path) -> None:
     env = {"REHEARSE_PASSWORD": "e2e-secret-pw", "REHEARSE_DEMO_PASSWORD": "e2e-secret-pw"}
     with DemoBackend(lazy_init_ms=0) as backend:
         proc = rehearse(
-            "run", str(plan), "--base-url", backend.url, "--out", str(tmp_path), "--run-id", "cap",
-            "--max-requests", "60", "--duration", "30", env=env,
+            "run",
+            str(plan),
+            "--base-url",
+            backend.url,
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "cap",
+            "--max-requests",
+            "60",
+            "--duration",
+            "30",
+            env=env,
         )
     data = load_results(tmp_path, "cap")
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     assert 60 <= data["settings"]["requests"] < 120  # in-flight requests finish; nothing new starts
     assert REPO.exists()
+
+
+def test_no_cold_start_flagged_without_lazy_init_and_idle_probe_runs(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        PLAN.replace("warmup_s: 2}", "warmup_s: 2, idle_probe_s: 1}").replace(
+            "duration_s: 12", "duration_s: 6"
+        )
+    )
+    env = {"REHEARSE_PASSWORD": "e2e-secret-pw", "REHEARSE_DEMO_PASSWORD": "e2e-secret-pw"}
+    with DemoBackend(lazy_init_ms=0) as backend:
+        proc = rehearse(
+            "run", str(plan), "--base-url", backend.url, "--out", str(tmp_path), "--run-id", "warm", env=env
+        )
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    data = load_results(tmp_path, "warm")
+    deploy = [c for c in data["cold_starts"] if c["kind"] == "deploy"]
+    idle = [c for c in data["cold_starts"] if c["kind"] == "idle"]
+    assert deploy and not [c for c in deploy if c["flagged"]], deploy
+    # the probe times each safe endpoint once after the idle spell, and never sends the write
+    assert {c["endpoint"] for c in idle} >= {"me", "dashboard", "health"}
+    assert "create_job" not in {c["endpoint"] for c in idle}
+    assert all(c["first_ms"] > 0 for c in idle)

@@ -30,7 +30,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "key", "text"), CASES)
-def test_bad_plan_is_one_line_exit_2(name: str, key: str, text: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_plan_is_one_line_exit_2(
+    name: str, key: str, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["validate", str(FIXTURES / name)])
     err = capsys.readouterr().err.strip()
     assert code == 2
@@ -45,7 +47,10 @@ def test_bad_plan_is_one_line_exit_2(name: str, key: str, text: str, capsys: pyt
 def test_bad_plan_from_the_real_console_script_has_no_traceback() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "harness", "run", str(FIXTURES / "unknown_key.yaml")],
-        capture_output=True, text=True, cwd=REPO, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -6,9 +6,8 @@ import random
 
 import numpy as np
 
-from harness.recorder import Recorder, encode, new_histogram, record_us
+from harness.recorder import BurstRound, Recorder, encode, new_histogram, record_us
 from harness.results import analyse_bursts
-from harness.recorder import BurstRound
 from harness.stats import percentiles_ms, share_within
 
 
@@ -24,7 +23,7 @@ def test_percentiles_within_0_1_percent_of_known_values() -> None:
     values_ms = list(rng.lognormal(mean=3.0, sigma=0.8, size=50_000))  # ~20 ms median, long tail
     hist = new_histogram()
     for v in values_ms:
-        record_us(hist, int(round(v * 1000)))
+        record_us(hist, round(v * 1000))
     got = percentiles_ms(hist)
     for p in (50.0, 95.0, 99.0):
         truth = _true_percentile([round(v * 1000) / 1000 for v in values_ms], p)
@@ -90,9 +89,21 @@ def test_corrected_and_service_histograms_and_warmup() -> None:
 
 
 def test_head_of_line_flag_appears_only_when_requests_serialise() -> None:
-    serial = [BurstRound("d", "direct", [10.0, 20.0, 30.0], [1.0, 1.0, 1.0], 10.0, 5.0, 5.0) for _ in range(5)]
-    parallel = [BurstRound("d", "direct", [10.0, 11.0, 12.0], [1.0, 1.0, 1.001], 10.0, 5.0, 5.0) for _ in range(5)]
+    serial = [
+        BurstRound("d", "direct", [10.0, 20.0, 30.0], [1.0, 1.0, 1.0], 10.0, 5.0, 5.0) for _ in range(5)
+    ]
+    parallel = [
+        BurstRound("d", "direct", [10.0, 11.0, 12.0], [1.0, 1.0, 1.001], 10.0, 5.0, 5.0) for _ in range(5)
+    ]
     assert analyse_bursts(serial, 3, "health")[0].head_of_line
     burst = analyse_bursts(parallel, 3, "health")[0]
     assert not burst.head_of_line
     assert abs(burst.send_skew_max_ms - 1.0) < 0.01
+
+
+def test_bystander_slowed_during_bursts_is_flagged_but_noise_is_not() -> None:
+    slowed = [BurstRound("d", "direct", [10.0, 11.0, 12.0], [1.0] * 3, 10.0, 120.0, 5.0) for _ in range(10)]
+    noisy = [BurstRound("d", "direct", [10.0, 11.0, 12.0], [1.0] * 3, 10.0, 6.0, 2.0) for _ in range(10)]
+    flagged = analyse_bursts(slowed, 3, "health")[0]
+    assert flagged.head_of_line and "bystander health" in flagged.reason
+    assert not analyse_bursts(noisy, 3, "health")[0].head_of_line

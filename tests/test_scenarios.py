@@ -32,7 +32,9 @@ def _prospects(tmp: Path, run_id: str, serialize: bool) -> dict:
     plan = tmp / "plan.yaml"
     plan.write_text(PROSPECTS)
     # a 100 ms dashboard makes the lock's effect far larger than scheduling noise on a shared machine
-    with DemoBackend(lazy_init_ms=0, slow_dashboard_ms=100, serialize_route="/api/dashboard" if serialize else None) as b:
+    with DemoBackend(
+        lazy_init_ms=0, slow_dashboard_ms=100, serialize_route="/api/dashboard" if serialize else None
+    ) as b:
         proc = rehearse("run", str(plan), "--base-url", b.url, "--out", str(tmp), "--run-id", run_id, env=ENV)
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     return load_results(tmp, run_id)
@@ -73,7 +75,9 @@ run: {duration_s: 5, max_requests: 2000}
 """
     )
     with DemoBackend(lazy_init_ms=0) as b:
-        proc = rehearse("run", str(plan), "--base-url", b.url, "--out", str(tmp_path), "--run-id", "rl", env=ENV)
+        proc = rehearse(
+            "run", str(plan), "--base-url", b.url, "--out", str(tmp_path), "--run-id", "rl", env=ENV
+        )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     data = load_results(tmp_path, "rl")
     by_name = {e["name"]: e for e in data["endpoints"]}

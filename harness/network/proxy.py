@@ -15,23 +15,11 @@ What it forwards:
   lets its responses finish, then connects the new one (no extra RTT: the device link stays open).
 - ``CONNECT host:port`` (HTTPS): a byte tunnel, so TLS runs end to end and certificates verify as usual.
 
-How the link is shaped (per client connection, per direction; ``_Shaper`` is the whole model):
-
-- Rate: a FIFO serialiser (a token bucket one segment deep) charging each 1,448-byte segment its bytes plus
-  66 TCP/IP header bytes, like ``harness.network.floor``.
-- Delay: rtt/2 each way. Jitter draws a fresh one-way delay, uniform in ±jitter/2, for each flight (whenever
-  nothing is in flight in that direction), so bytes are never reordered and a response's segments share it.
-- Loss: each segment is lost with probability loss_pct; a loss delays it by one RTT (fast retransmit; a tail
-  loss in real TCP can cost a 200 ms+ RTO instead) and everything behind it waits (head-of-line blocking),
-  and the retransmitted copy occupies the link again. Congestion-window collapse is not modelled.
-- New connection: the TCP handshake costs one RTT. The client's connect to this proxy returns at once, so the
-  first request bytes wait one RTT before they start on the link; for CONNECT, the ``200`` reply is held one
-  RTT instead (it stands in for the handshake), so TLS and the request then cost their own RTTs as on a
-  direct link. The model's new-connection cost is thus one RTT, as in ``network_floor_ms``.
-
-Timing: asyncio's epoll waits round up to whole milliseconds (often one more), which would add ~1 ms per hop;
-the proxy's event loop waits on the epoll descriptor with ``select()`` instead, which takes microseconds, so
-bytes are delivered within ~0.1 ms of when the model says.
+Each client connection is shaped both ways by ``harness.network.link`` (rate with TCP/IP header bytes,
+delay, jitter, loss). New connection: the TCP handshake costs one RTT. The client's connect to this proxy
+returns at once, so the first request bytes wait one RTT before they start on the link; for CONNECT, the
+``200`` reply is held one RTT instead (it stands in for the handshake), so TLS and the request then cost their
+own RTTs as on a direct link. The new-connection cost is thus one RTT, as in ``network_floor_ms``.
 """
 
 from __future__ import annotations
@@ -42,7 +30,6 @@ import contextlib
 import json
 import os
 import random
-import select
 import selectors
 import signal
 import subprocess
@@ -57,72 +44,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import NetworkError
-from harness.network.floor import TCP_MSS, TCPIP_HEADER_BYTES
+from harness.network.link import DelayedWriter, Shaper, new_event_loop
 from harness.network.profiles import NetworkProfile, ProfileError, get_profile
 
 __all__ = ["ProxyHandle", "main", "start_proxy"]
 
-_EARLY_S = 0.0001  # wake-ups come ~0.1-0.2 ms late (timer slack, VM): aim a little early to centre the error
-_COARSE_WAIT_S = 0.002
 _READ_SIZE = 65536
 _MAX_HEAD_BYTES = 65536
-_QUEUE_LIMIT_BYTES = 1 << 20  # per direction: stop reading the source while this much waits to be delivered
 _CONNECT_TIMEOUT_S = 10.0
 _SWITCH_GRACE_S = 10.0  # another host on the same connection: how long the old one may take to close
 _CLIENT_EOF_GRACE_S = 120.0  # the client half-closed: how long its last responses may take
 _HOP_BY_HOP_DROP = {b"proxy-connection", b"proxy-authorization", b"keep-alive"}
-
-
-# --------------------------------------------------------------------------------------------------- shaping
-
-
-class _Shaper:
-    """One direction of one device link: when does each segment arrive at the far end."""
-
-    def __init__(
-        self,
-        *,
-        rate_kbit: float | None,
-        rtt_ms: float,
-        jitter_ms: float,
-        loss_pct: float,
-        rng: random.Random,
-        start_at: float,
-    ) -> None:
-        self._bytes_per_s = rate_kbit * 1000 / 8 if rate_kbit is not None else None
-        self._rtt = rtt_ms / 1000
-        self._one_way = self._rtt / 2
-        self._half_jitter = jitter_ms / 2000
-        self._loss = loss_pct / 100
-        self._rng = rng
-        self._link_free = start_at
-        self._last_delivery = start_at
-        self._delay = self._draw_delay()
-        self.transparent = (
-            self._bytes_per_s is None and self._rtt == 0 and self._half_jitter == 0 and self._loss == 0
-        )
-
-    def _draw_delay(self) -> float:
-        if self._half_jitter == 0:
-            return self._one_way
-        return max(0.0, self._one_way + self._rng.uniform(-self._half_jitter, self._half_jitter))
-
-    def schedule(self, nbytes: int, now: float) -> float:
-        """Delivery time of one segment of ``nbytes`` payload handed to the link at ``now``."""
-        if now >= self._last_delivery:  # nothing in flight: a new flight, a new delay
-            self._delay = self._draw_delay()
-        start = max(now, self._link_free)
-        tx = 0.0
-        if self._bytes_per_s is not None:
-            tx = (nbytes + TCPIP_HEADER_BYTES) / self._bytes_per_s
-        self._link_free = start + tx
-        deliver = self._link_free + self._delay
-        if self._loss and self._rng.random() < self._loss:
-            deliver += self._rtt
-            self._link_free += tx  # the retransmitted copy crosses the link again
-        deliver = max(deliver, self._last_delivery)
-        self._last_delivery = deliver
-        return deliver
 
 
 @dataclass
@@ -138,86 +70,6 @@ class _Stats:
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
-
-
-class _Pipe:
-    """Delivers bytes to ``writer`` at the times a ``_Shaper`` gives, in order."""
-
-    def __init__(self, shaper: _Shaper, writer: asyncio.StreamWriter) -> None:
-        self._shaper = shaper
-        self._writer = writer
-        self._loop = asyncio.get_running_loop()
-        self._queue: deque[tuple[float, bytes]] = deque()
-        self._queued_bytes = 0
-        self._wake = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
-        self._failed: BaseException | None = None
-        self._task = self._loop.create_task(self._run())
-
-    async def push(self, data: bytes, *, shaped: bool = True, not_before: float = 0.0) -> None:
-        """Queue ``data``; waits only when too much is already queued or the writer is backed up."""
-        if self._failed is not None:
-            raise ConnectionResetError("peer gone") from self._failed
-        now = self._loop.time()
-        if not shaped or self._shaper.transparent:
-            at = max(now, not_before)
-            if not self._queue and at <= now:
-                self._writer.write(data)
-                await self._writer.drain()
-                return
-            self._append(at, data)
-        else:
-            for offset in range(0, len(data), TCP_MSS):
-                segment = data[offset : offset + TCP_MSS]
-                self._append(self._shaper.schedule(len(segment), now), segment)
-        if self._queued_bytes > _QUEUE_LIMIT_BYTES:
-            await self.drained()
-
-    def _append(self, at: float, data: bytes) -> None:
-        self._queue.append((at, data))
-        self._queued_bytes += len(data)
-        self._drained.clear()
-        self._wake.set()
-
-    async def drained(self) -> None:
-        """Wait until everything queued so far has been written."""
-        await self._drained.wait()
-        if self._failed is not None:
-            raise ConnectionResetError("peer gone") from self._failed
-
-    async def _run(self) -> None:
-        queue = self._queue
-        loop = self._loop
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while queue:
-                    wait = queue[0][0] - _EARLY_S - loop.time()
-                    if wait > _COARSE_WAIT_S:
-                        # Long timed waits wake later than short ones: stop short, then wait the rest.
-                        await asyncio.sleep(wait - _COARSE_WAIT_S / 2)
-                        continue
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                    due = loop.time() + _EARLY_S
-                    chunks = []
-                    while queue and queue[0][0] <= due:
-                        chunks.append(queue.popleft()[1])
-                    data = b"".join(chunks)
-                    self._queued_bytes -= len(data)
-                    self._writer.write(data)
-                    await self._writer.drain()
-                self._drained.set()
-        except (ConnectionError, OSError) as exc:
-            self._failed = exc
-            queue.clear()
-            self._queued_bytes = 0
-            self._drained.set()
-
-    def cancel(self) -> None:
-        self._task.cancel()
 
 
 # ------------------------------------------------------------------------------------------- HTTP parsing
@@ -308,7 +160,8 @@ def _rewrite(request: _Request, origin_target: bytes, host: str, port: int) -> b
         has_host = has_host or lower == b"host"
         out.append(key + b": " + value)
     if not has_host:
-        out.append(b"Host: " + (host if port == 80 else f"{host}:{port}").encode("idna"))
+        name = f"[{host}]" if ":" in host else host
+        out.append(b"Host: " + (name if port == 80 else f"{name}:{port}").encode("ascii", "replace"))
     return b"\r\n".join(out) + b"\r\n\r\n"
 
 
@@ -359,9 +212,11 @@ class _ClientConnection:
             "rng": rng,
         }
         # The TCP handshake: request bytes may not start on the link until one RTT after the connect.
-        self._up_shaper = _Shaper(rate_kbit=profile.up_kbit, start_at=self._accepted + self._rtt_s, **common)
-        self._down = _Pipe(_Shaper(rate_kbit=profile.down_kbit, start_at=self._accepted, **common), writer)
-        self._up_pipe: _Pipe | None = None
+        self._up_shaper = Shaper(rate_kbit=profile.up_kbit, start_at=self._accepted + self._rtt_s, **common)
+        self._down = DelayedWriter(
+            Shaper(rate_kbit=profile.down_kbit, start_at=self._accepted, **common), writer
+        )
+        self._up_pipe: DelayedWriter | None = None
         self._upstream: _Upstream | None = None
 
     async def run(self) -> None:
@@ -487,7 +342,7 @@ class _ClientConnection:
         self._stats.upstream_connects += 1
         upstream = _Upstream(key, reader, writer)
         self._upstream = upstream
-        self._up_pipe = _Pipe(self._up_shaper, writer)
+        self._up_pipe = DelayedWriter(self._up_shaper, writer)
         upstream.down_task = self._loop.create_task(self._pump_down(upstream))
         return True
 
@@ -600,26 +455,6 @@ class _ProxyServer:
         return 0
 
 
-if sys.platform == "linux":
-
-    class _PreciseEpollSelector(selectors.EpollSelector):
-        """epoll, but timed waits go through ``select()`` on the epoll fd: microseconds, not milliseconds."""
-
-        def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-            if timeout is not None and timeout > 0 and self.fileno() < 1024:  # select()'s FD_SETSIZE
-                select.select([self.fileno()], [], [], timeout)
-                timeout = 0
-            return super().select(timeout)
-
-    def _new_event_loop() -> asyncio.AbstractEventLoop:
-        return asyncio.SelectorEventLoop(_PreciseEpollSelector())
-
-else:  # pragma: no cover - other platforms keep asyncio's default (millisecond) timers
-
-    def _new_event_loop() -> asyncio.AbstractEventLoop:
-        return asyncio.new_event_loop()
-
-
 def _raise_open_file_limit() -> None:
     """Two sockets per simulated user: lift the soft descriptor limit (often 1,024) to the hard one."""
     try:
@@ -656,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _raise_open_file_limit()
     try:
-        with asyncio.Runner(loop_factory=_new_event_loop) as runner:
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
             return runner.run(_ProxyServer(profile, args.seed).serve(args.host, args.port))
     except OSError as exc:
         print(f"rehearse proxy: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
