@@ -110,8 +110,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         opts.expect_workers = args.expect_workers
     result, path = run_plan(lp, opts)
     _print_outcome(result, path)
-    if result.status != "complete" and not result.endpoints:
-        return EXIT_INFRA
+    if result.status != "complete":
+        return EXIT_INFRA  # interrupted or failed mid-run; results.json and the report are still written
     return EXIT_PASS if result.verdict.passed else EXIT_BREACH
 
 

@@ -217,6 +217,8 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
     )
     result.verdict = judge(endpoints, mobile)
     if status == "partial":
+        # a run that did not finish cannot say GO: what it measured is kept and reported all the same
+        result.verdict.passed = False
         result.verdict.reasons.insert(0, "the run did not finish: figures are partial")
     if not endpoints and failure is not None:
         result.verdict = Verdict(passed=False, reasons=[f"nothing was measured: {failure}"])

@@ -43,7 +43,7 @@ def build_endpoint(
 ) -> EndpointResult:
     scenario, name, profile = key
     method, path, budget = endpoint_meta(plan, name)
-    if profile in budgets and name != "login":
+    if profile in budgets:
         budget = max(budget, budgets[profile])
     pct = percentiles_ms(s.main)
     service = None

@@ -165,7 +165,9 @@ class DelayedWriter:
         self._task.cancel()
 
 
-if sys.platform == "linux":
+# hasattr: a gevent-patched process (the load generator) imports this module only to start the proxy
+# subprocess, and gevent's selectors has no EpollSelector
+if sys.platform == "linux" and hasattr(selectors, "EpollSelector"):
 
     class _PreciseEpollSelector(selectors.EpollSelector):
         """epoll, but timed waits go through ``select()`` on the epoll fd: microseconds, not milliseconds."""
