@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError, PlanError
 from harness.model import RunResult
+from harness.plan import LoadedPlan
 
 EXIT_PASS, EXIT_BREACH, EXIT_INPUT, EXIT_INFRA = 0, 1, 2, 3
 
@@ -29,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="reports/out", help="where run folders go (default reports/out)")
     run.add_argument("--run-id", help="name of the run folder (default: timestamp)")
     run.add_argument("--no-mobile", action="store_true", help="skip the plan's mobile flows")
+    run.add_argument(
+        "--fresh-target",
+        action="store_true",
+        help="start a fresh bundled demo backend for this run (its first requests are cold starts)",
+    )
     run.add_argument("--master", action="store_true", help="be a master for workers on other machines")
     run.add_argument("--expect-workers", type=int, default=1, help="with --master: workers to wait for")
     run.add_argument("--master-bind", default="0.0.0.0:5557", help="with --master: HOST:PORT to listen on")
@@ -57,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--lazy-init-ms", type=int, default=None)
     serve.add_argument("--serialize-route", default=None)
     serve.add_argument("--slow-dashboard-ms", type=int, default=None)
+
+    cmp_ = sub.add_parser("compare", help="nightly regression check: compare results.json with a baseline")
+    cmp_.add_argument("baseline")
+    cmp_.add_argument("current")
+    cmp_.add_argument("--threshold-pct", type=float, default=10.0, help="p95 growth that counts (default 10)")
+    cmp_.add_argument("--min-ms", type=float, default=5.0, help="and at least this many ms (default 5)")
+    cmp_.add_argument("--markdown", help="also write the comparison as Markdown to this file")
 
     mob = sub.add_parser("mobile", help="run the plan's mobile smoke flows alone")
     mob.add_argument("plan")
@@ -94,6 +107,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         phase = Phase(args.profile_name, proxy, duration, args.max_requests or lp.plan.run.max_requests)
         run_worker(lp, phase, args.master_host, args.master_port, args.worker_share)
         return EXIT_PASS
+    if args.fresh_target:
+        from harness.demo_target import DemoBackend
+
+        with DemoBackend() as backend:
+            print(f"Fresh demo backend: {backend.url}")
+            return _run_loaded(args, load_plan(args.plan, base_url=backend.url))
+    return _run_loaded(args, lp)
+
+
+def _run_loaded(args: argparse.Namespace, lp: LoadedPlan) -> int:
     from harness.rehearsal import RunOptions, run_plan
 
     opts = RunOptions(
@@ -182,7 +205,22 @@ def _cmd_mobile(args: argparse.Namespace) -> int:
     return EXIT_PASS if result.verdict.passed else EXIT_BREACH
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.compare import compare, to_markdown
+    from harness.results import load_result
+
+    comparison = compare(
+        load_result(Path(args.baseline)), load_result(Path(args.current)), args.threshold_pct, args.min_ms
+    )
+    text = to_markdown(comparison)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n", encoding="utf-8")
+    return EXIT_BREACH if comparison.regressed else EXIT_PASS
+
+
 COMMANDS = {
+    "compare": _cmd_compare,
     "run": _cmd_run,
     "validate": _cmd_validate,
     "report": _cmd_report,
