@@ -173,6 +173,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # the bundled demo's seeded password is public; a real target's never is
     os.environ.setdefault(DEMO_PASSWORD_ENV, "rehearse-demo")
     os.environ.setdefault("REHEARSE_PASSWORD", os.environ[DEMO_PASSWORD_ENV])
+    os.environ.setdefault("REHEARSE_USER", "founder@demo.example")
     plan_path = args.plan or str(Path(__file__).resolve().parent.parent / "scenarios" / "plans" / "demo.yaml")
     with DemoBackend() as backend:
         print(f"Demo backend: {backend.url}")
@@ -243,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("rehearse: interrupted", file=sys.stderr)
+        return EXIT_INFRA
+    except Exception as exc:  # a bug of ours: one line, and the traceback only on request
+        if os.environ.get("REHEARSE_DEBUG"):
+            raise
+        print(f"rehearse: internal error: {type(exc).__name__}: {exc} (REHEARSE_DEBUG=1 shows where)", file=sys.stderr)
         return EXIT_INFRA
 
 

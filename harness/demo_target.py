@@ -23,7 +23,11 @@ class DemoBackend:
         slow_dashboard_ms: int = 0,
         extra_args: list[str] | None = None,
         timeout_s: float = 60.0,
+        password: str | None = None,
     ) -> None:
+        self.env = dict(os.environ)
+        if password is not None:
+            self.env[DEMO_PASSWORD_ENV] = password  # the seeded users' password
         self.args = [sys.executable, "-m", "demo_backend", "--host", "127.0.0.1", "--port", "0"]
         if lazy_init_ms is not None:
             self.args += ["--lazy-init-ms", str(lazy_init_ms)]
@@ -38,7 +42,7 @@ class DemoBackend:
 
     def start(self) -> DemoBackend:
         self.proc = subprocess.Popen(
-            self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+            self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
         )
         line: list[str] = []
 

@@ -219,3 +219,8 @@ def _build(cls: type[_T], data: JSONDict) -> _T:
             value = [_build(nested, item) for item in value] if isinstance(value, list) else _build(nested, value)
         kwargs[f.name] = value
     return cls(**kwargs)
+
+
+def mobile_flows_from_json(items: list[JSONDict]) -> list[MobileFlow]:
+    """Mobile flows saved apart from a run (a side job's output) back into the model."""
+    return [_build(MobileFlow, item) for item in items]

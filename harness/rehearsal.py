@@ -6,15 +6,10 @@ Imports the load module, and so Locust: the CLI imports this lazily, only for co
 from __future__ import annotations
 
 import contextlib
-import platform
 import signal
-import socket
-import sys
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -28,6 +23,7 @@ from harness.plan import LoadedPlan
 from harness.progress import Progress
 from harness.recorder import Recorder
 from harness.results import analyse_bursts, build_endpoints, cold_starts, error_samples, save_result
+from harness.runinfo import machine_info, new_run_id, now_iso, render_reports
 from harness.stats import percentiles_ms
 from harness.verdict import judge
 
@@ -47,21 +43,10 @@ class RunOptions:
     notices: list[str] = field(default_factory=list)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _machine() -> dict[str, Any]:
-    return {
-        "hostname": socket.gethostname(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpus": __import__("os").cpu_count(),
-    }
 
 
-def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 class _Interrupt:
@@ -107,13 +92,14 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
     cap = opts.max_requests if opts.max_requests is not None else plan.run.max_requests
     profiles: list[ResolvedProfile] = resolve_profiles(plan, lp.path)
     notices = list(opts.notices)
-    started_at = _now()
+    started_at = now_iso()
     recorder = Recorder(t0=time.time(), warmup_s=plan.run.warmup_s)
     status = "complete"
     mobile: list[MobileFlow] | None = None
     network: dict[str, Any] = {"backend": "none", "profiles": [p.to_dict() for p in profiles], "notice": ""}
     failure: HarnessError | None = None
     total_s = duration * len(profiles)
+    under_load: list[Any] = []
 
     with _Interrupt() as interrupt, Progress(total_s, opts.progress) as progress, ExitStack() as stack:
         try:
@@ -137,10 +123,22 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
                 recorder.t0 = time.time()
                 offset = i * duration
 
-                def tick(elapsed: float, _p: str = prof.name, _o: float = offset) -> None:
-                    progress.update(
-                        _p, _o + elapsed, recorder.total, recorder.total_errors, _worst_p95(recorder)
-                    )
+                ramp_s = min(3.0, duration / 4)
+
+                def tick(
+                    elapsed: float,
+                    _p: str = prof.name,
+                    _o: float = offset,
+                    _first: bool = i == 0,
+                    _r: Any = prof,
+                    _ramp: float = ramp_s,
+                ) -> None:
+                    progress.update(_p, _o + elapsed, recorder.total, recorder.total_errors, _worst_p95(recorder))
+                    # what a prospect sees while others hit the backend: flows start once the load has ramped up
+                    if _first and plan.mobile and opts.mobile and elapsed >= _ramp and not under_load:
+                        from harness.mobile_phase import start_mobile_under_load
+
+                        under_load.append(start_mobile_under_load(lp, out_dir, _r))
 
                 if opts.master_bind is not None:
                     host, port = opts.master_bind
@@ -151,10 +149,6 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
                     run_with_local_workers(lp, phase, recorder, opts.workers, tick, run_master)
                 else:
                     run_local(lp, phase, recorder, tick, stop_flag=lambda: interrupt.hit)
-            if plan.mobile and opts.mobile and not interrupt.hit:
-                from harness.mobile_phase import run_mobile_under_load
-
-                mobile = (mobile or []) + run_mobile_under_load(lp, out_dir, profiles[0], duration, cap)
         except (KeyboardInterrupt, HarnessError) as exc:
             status = "partial"
             if isinstance(exc, HarnessError):
@@ -162,6 +156,9 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
                 notices.append(f"run stopped early: {exc}")
             else:
                 notices.append("run interrupted (Ctrl-C); figures cover what was measured until then")
+        for job in under_load:
+            # a job started is always reaped: on Ctrl-C it is stopped, never left running
+            mobile = (mobile or []) + (job.stop() if interrupt.hit or status == "partial" else job.wait())
         if interrupt.hit:
             status = "partial"
             if not any("interrupted" in n for n in notices):
@@ -188,7 +185,7 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
     result = RunResult(
         run_id=run_id,
         started_at=started_at,
-        finished_at=_now(),
+        finished_at=now_iso(),
         target=plan.target.base_url,
         plan_sha256=lp.sha256,
         plan_path=lp.path,
@@ -196,7 +193,7 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
         status=status,
         verdict=Verdict(passed=True),
         endpoints=endpoints,
-        machine=_machine(),
+        machine=machine_info(),
         settings={
             "name": plan.name,
             "duration_s": duration,
@@ -240,10 +237,6 @@ def _users(lp: LoadedPlan) -> int:
     return n
 
 
-def render_reports(result: RunResult, out_dir: Path) -> dict[str, Path]:
-    from reports.render import render_all
-
-    return render_all(result, out_dir)
 
 
 __all__ = ["NetworkError", "RunOptions", "new_run_id", "render_reports", "run_plan"]

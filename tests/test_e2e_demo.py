@@ -37,13 +37,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, Path,
     plan = tmp / "plan.yaml"
     plan.write_text(PLAN)
     env = {"REHEARSE_DEMO_PASSWORD": "e2e-secret-pw", "REHEARSE_PASSWORD": "e2e-secret-pw"}
-    import os
-
-    os.environ.update(env)
-    with DemoBackend() as backend:
-        proc = rehearse(
-            "run", str(plan), "--base-url", backend.url, "--out", str(tmp), "--run-id", "r1", env=env
-        )
+    with DemoBackend(password="e2e-secret-pw") as backend:
+        proc = rehearse("run", str(plan), "--base-url", backend.url, "--out", str(tmp), "--run-id", "r1", env=env)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return proc.returncode, load_results(tmp, "r1"), tmp / "r1", proc.stdout
 
@@ -102,7 +97,7 @@ def test_request_cap_bounds_the_run(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
     env = {"REHEARSE_PASSWORD": "e2e-secret-pw", "REHEARSE_DEMO_PASSWORD": "e2e-secret-pw"}
-    with DemoBackend(lazy_init_ms=0) as backend:
+    with DemoBackend(lazy_init_ms=0, password="e2e-secret-pw") as backend:
         proc = rehearse(
             "run",
             str(plan),
@@ -127,12 +122,10 @@ def test_request_cap_bounds_the_run(tmp_path: Path) -> None:
 def test_no_cold_start_flagged_without_lazy_init_and_idle_probe_runs(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text(
-        PLAN.replace("warmup_s: 2}", "warmup_s: 2, idle_probe_s: 1}").replace(
-            "duration_s: 12", "duration_s: 6"
-        )
+        PLAN.replace("warmup_s: 2}", "warmup_s: 2, idle_probe_s: 1}").replace("duration_s: 12", "duration_s: 6")
     )
     env = {"REHEARSE_PASSWORD": "e2e-secret-pw", "REHEARSE_DEMO_PASSWORD": "e2e-secret-pw"}
-    with DemoBackend(lazy_init_ms=0) as backend:
+    with DemoBackend(lazy_init_ms=0, password="e2e-secret-pw") as backend:
         proc = rehearse(
             "run", str(plan), "--base-url", backend.url, "--out", str(tmp_path), "--run-id", "warm", env=env
         )

@@ -31,10 +31,7 @@ profiles:
   - {name: slow-link, rtt_ms: 100, down_kbit: 2000, up_kbit: 2000, budget_ms: 400}
 """
     )
-    import os
-
-    os.environ.update(ENV)
-    with DemoBackend(lazy_init_ms=0) as backend:
+    with DemoBackend(lazy_init_ms=0, password=ENV["REHEARSE_PASSWORD"]) as backend:
         proc = rehearse("run", str(plan), "--base-url", backend.url, "--out", str(tmp_path), "--run-id", "p", env=ENV)
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     data = load_results(tmp_path, "p")

@@ -26,14 +26,14 @@ run: {duration_s: 6, max_requests: 2000}
 
 
 def _prospects(tmp: Path, run_id: str, serialize: bool) -> dict:
-    import os
-
-    os.environ.update(ENV)
     plan = tmp / "plan.yaml"
     plan.write_text(PROSPECTS)
     # a 100 ms dashboard makes the lock's effect far larger than scheduling noise on a shared machine
     with DemoBackend(
-        lazy_init_ms=0, slow_dashboard_ms=100, serialize_route="/api/dashboard" if serialize else None
+        password=ENV["REHEARSE_PASSWORD"],
+        lazy_init_ms=0,
+        slow_dashboard_ms=100,
+        serialize_route="/api/dashboard" if serialize else None,
     ) as b:
         proc = rehearse("run", str(plan), "--base-url", b.url, "--out", str(tmp), "--run-id", run_id, env=ENV)
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
@@ -58,9 +58,6 @@ def test_head_of_line_flag_appears_with_the_lock_and_not_without(tmp_path: Path)
 
 
 def test_repeated_logins_report_login_apart_from_pages(tmp_path: Path) -> None:
-    import os
-
-    os.environ.update(ENV)
     plan = tmp_path / "plan.yaml"
     plan.write_text(
         """
@@ -74,10 +71,8 @@ scenarios:
 run: {duration_s: 5, max_requests: 2000}
 """
     )
-    with DemoBackend(lazy_init_ms=0) as b:
-        proc = rehearse(
-            "run", str(plan), "--base-url", b.url, "--out", str(tmp_path), "--run-id", "rl", env=ENV
-        )
+    with DemoBackend(lazy_init_ms=0, password=ENV["REHEARSE_PASSWORD"]) as b:
+        proc = rehearse("run", str(plan), "--base-url", b.url, "--out", str(tmp_path), "--run-id", "rl", env=ENV)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     data = load_results(tmp_path, "rl")
     by_name = {e["name"]: e for e in data["endpoints"]}

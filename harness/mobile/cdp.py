@@ -26,16 +26,16 @@ class NetworkProfileLike(Protocol):
     @property
     def rtt_ms(self) -> float: ...
     @property
-    def down_kbit(self) -> float: ...
+    def down_kbit(self) -> float | None: ...  # None or 0: unlimited
     @property
-    def up_kbit(self) -> float: ...
+    def up_kbit(self) -> float | None: ...
     @property
     def loss_pct(self) -> float: ...
 
 
-def _throughput(kbit: float) -> float:
-    # DevTools takes bytes per second; 0 or less means "no limit" there (-1).
-    return kbit * 1000.0 / 8.0 if kbit > 0 else -1.0
+def _throughput(kbit: float | None) -> float:
+    # DevTools takes bytes per second and -1 for "no limit"
+    return kbit * 1000.0 / 8.0 if kbit else -1.0
 
 
 def network_conditions(profile: NetworkProfileLike | None) -> dict[str, Any]:
@@ -46,8 +46,8 @@ def network_conditions(profile: NetworkProfileLike | None) -> dict[str, Any]:
         "offline": False,
         # DevTools adds this per request, which is what a round trip on a kept-alive connection costs.
         "latency": max(0.0, float(profile.rtt_ms)),
-        "downloadThroughput": _throughput(float(profile.down_kbit)),
-        "uploadThroughput": _throughput(float(profile.up_kbit)),
+        "downloadThroughput": _throughput(profile.down_kbit),
+        "uploadThroughput": _throughput(profile.up_kbit),
     }
     if profile.loss_pct > 0:
         params["packetLoss"] = float(profile.loss_pct)
@@ -66,7 +66,12 @@ def execute_cdp(driver: WebDriver, cmd: str, params: dict[str, Any]) -> dict[str
     return value if isinstance(value, dict) else {}
 
 
-def apply_network(driver: WebDriver, profile: NetworkProfileLike | None) -> None:
-    """Throttle (or un-throttle, with None) the browser's network for the rest of the session."""
+def apply_network(driver: WebDriver, profile: NetworkProfileLike | None) -> str:
+    """Throttle (or un-throttle, with None) the browser's network for the rest of the session.
+
+    Returns a notice about what DevTools cannot emulate ("" when everything applied).
+    """
     execute_cdp(driver, "Network.enable", {})
     execute_cdp(driver, "Network.emulateNetworkConditions", network_conditions(profile))
+    jitter = float(getattr(profile, "jitter_ms", 0) or 0)
+    return f"jitter {jitter:g} ms not emulated by DevTools (constant latency)" if jitter > 0 else ""

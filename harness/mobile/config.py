@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.errors import PlanError
 from mobile_flows.locators import Platform, parse_locator
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -68,25 +69,9 @@ class Locators(_Model):
     dashboard_screen: str | None = None
 
 
-DEMO_WEB_LOCATORS = Locators(
-    login_screen="#login-screen",
-    email="#email",
-    password="#password",
-    login_button="#login-button",
-    login_error="#login-error",
-    dashboard_screen="#dashboard-screen",
-    dashboard_data="#dashboard-data[data-loaded='true']",
-    new_job_button="#new-job-button",
-    job_title="#job-title",
-    job_submit="#job-submit",
-    job_success="#job-success",
-    job_error="#job-error",
-    job_retry="#job-retry",
-)
-
-
 class LocatorSets(_Model):
-    chromium: Locators = Field(default_factory=lambda: DEMO_WEB_LOCATORS.model_copy())
+    # no defaults: every app maps its own screens in the plan (the bundled demo's are in scenarios/plans/demo.yaml)
+    chromium: Locators | None = None
     android: Locators | None = None
     ios: Locators | None = None
 
@@ -133,9 +118,7 @@ class ChromiumDevice(_DeviceBase):
     def _emulation(self) -> ChromiumDevice:
         metrics = (self.width, self.height, self.pixel_ratio)
         if self.emulate is not None and (any(m is not None for m in metrics) or self.user_agent is not None):
-            raise ValueError(
-                "give either emulate (a device name) or width/height/pixel_ratio/user_agent, not both"
-            )
+            raise ValueError("give either emulate (a device name) or width/height/pixel_ratio/user_agent, not both")
         if any(m is not None for m in metrics) and (self.width is None or self.height is None):
             raise ValueError("width and height go together (pixel_ratio defaults to 1)")
         return self
@@ -165,9 +148,7 @@ class AndroidDevice(_DeviceBase):
             raise ValueError("give app (path or URL of an .apk) or app_package (+ app_activity)")
         if self.avd is None and self.udid is None:
             raise ValueError("give avd (emulator name) or udid (device serial)")
-        if self.netspeed is not None and not re.fullmatch(
-            r"\d+(:\d+)?|" + "|".join(EMULATOR_NETSPEEDS), self.netspeed
-        ):
+        if self.netspeed is not None and not re.fullmatch(r"\d+(:\d+)?|" + "|".join(EMULATOR_NETSPEEDS), self.netspeed):
             raise ValueError(
                 f"netspeed {self.netspeed!r}: use one of {', '.join(EMULATOR_NETSPEEDS)} or up:down kbit/s"
             )
@@ -224,6 +205,7 @@ class RemoteDevice(_DeviceBase):
         return "chromium"
 
 
+_DEVICE_KINDS = ("chromium", "android", "ios", "remote")
 Device = Annotated[ChromiumDevice | AndroidDevice | IosDevice | RemoteDevice, Field(discriminator="kind")]
 
 
@@ -238,8 +220,8 @@ class MobileConfig(_Model):
     verify_write_url: str | None = None  # e.g. "/api/jobs?client_ref={client_ref}"
     # verify_write's bearer token: the flow's own, read from the browser's storage under this key, else
     # a fresh login as the same user at login_url ({"email", "password"} -> {"token"})
-    token_storage_key: str | None = "fielddesk.token"
-    login_url: str | None = "/api/auth/login"
+    token_storage_key: str | None = None
+    login_url: str | None = None
     job_title: str = "rehearse smoke job"
     step_timeout_s: float = Field(default=20.0, gt=0, le=300)  # the longest any single wait may take
     session_timeout_s: float = Field(default=60.0, gt=0, le=600)  # session start and each Appium HTTP call
@@ -255,6 +237,16 @@ class MobileConfig(_Model):
         return value
 
     @model_validator(mode="after")
+    def _timeouts(self) -> MobileConfig:
+        longest = max(self.budgets_ms.model_dump().values())
+        if self.step_timeout_s * 1000 <= longest:
+            raise ValueError(
+                f"step_timeout_s ({self.step_timeout_s:g} s) must be longer than the largest budget "
+                f"({longest:g} ms), so a slow step is measured rather than cut off"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _devices(self) -> MobileConfig:
         names = [d.name for d in self.devices]
         dupes = sorted({n for n in names if names.count(n) > 1})
@@ -267,3 +259,21 @@ class MobileConfig(_Model):
                     "(map your app's screens there)"
                 )
         return self
+
+
+def parse_mobile_config(data: Any, *, path: str | None = None) -> MobileConfig:
+    """Validate the plan's ``mobile:`` mapping; a bad value becomes one PlanError naming its key."""
+    try:
+        return MobileConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        parts: list[str] = ["mobile"]
+        previous: object = None
+        for part in first["loc"]:
+            # pydantic puts the union's tag ("chromium") after the list index; the plan has no such key
+            if not (isinstance(previous, int) and part in _DEVICE_KINDS):
+                parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+            previous = part
+        key = "".join(parts)
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise PlanError(f"{first['msg']}{more}", path=path, key=key) from exc

@@ -69,9 +69,7 @@ def _host_platform() -> str:
     return "linux"
 
 
-def chromium_options(
-    device: ChromiumDevice, *, chromedriver_port: int | None, user_data_dir: Path
-) -> AppiumOptions:
+def chromium_options(device: ChromiumDevice, *, chromedriver_port: int | None, user_data_dir: Path) -> AppiumOptions:
     """Options for appium-chromium-driver with the system Chromium and chromedriver (no downloads)."""
     options = AppiumOptions()
     options.set_capability("platformName", _host_platform())
@@ -104,9 +102,10 @@ def chromium_options(
 
 
 def _emulator_args(profile: NetworkProfileLike) -> str:
-    up = max(1, round(profile.up_kbit)) if profile.up_kbit > 0 else 0
-    down = max(1, round(profile.down_kbit)) if profile.down_kbit > 0 else 0
-    speed = f"{up}:{down}" if up and down else "full"
+    up = max(1, round(profile.up_kbit)) if profile.up_kbit else 0
+    down = max(1, round(profile.down_kbit)) if profile.down_kbit else 0
+    # the emulator takes one "up:down" pair; an unlimited side gets the fastest named speed (evdo)
+    speed = f"{up or 75000}:{down or 280000}" if up or down else "full"
     return f"-netspeed {speed} -netdelay {max(0, round(profile.rtt_ms))}"
 
 
@@ -151,9 +150,7 @@ def android_options(device: AndroidDevice, profile: NetworkProfileLike | None) -
         options.avd_args = " ".join(args)
     if device.netspeed is not None or device.netdelay_ms is not None:
         setup.network_via = "emulator"
-        setup.notice = (
-            f"emulator network: speed {device.netspeed or 'full'}, delay {device.netdelay_ms or 0} ms"
-        )
+        setup.notice = f"emulator network: speed {device.netspeed or 'full'}, delay {device.netdelay_ms or 0} ms"
     return setup
 
 
@@ -177,9 +174,7 @@ def ios_options(device: IosDevice, profile: NetworkProfileLike | None) -> Sessio
 
 
 def remote_options(device: RemoteDevice, profile: NetworkProfileLike | None) -> SessionSetup:
-    setup = SessionSetup(
-        options=AppiumOptions().load_capabilities(dict(device.capabilities)), server_url=device.url
-    )
+    setup = SessionSetup(options=AppiumOptions().load_capabilities(dict(device.capabilities)), server_url=device.url)
     if profile is not None:
         setup.network_applied = False
         setup.notice = f"network profile {profile.name!r} not applied: remote device {device.url}"

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
@@ -130,12 +130,7 @@ class _Run:
     appium_url: str | None
 
     def device_dir(self, device: Device) -> Path:
-        folder = (
-            self.out_dir
-            / "mobile"
-            / f"{_slug(self.phase)}-{_slug(_profile_name(self.profile))}"
-            / device.name
-        )
+        folder = self.out_dir / "mobile" / f"{_slug(self.phase)}-{_slug(_profile_name(self.profile))}" / device.name
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -149,12 +144,20 @@ def _connect(setup: SessionSetup, url: str, device: Device, timeout_s: float) ->
             f"device {device.name!r} ({device.kind}): session could not start at {url}: "
             f"{(exc.msg or str(exc)).strip()[:500]}"
         ) from exc
-    except (OSError, ValueError) as exc:  # connection refused, bad URL
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # refused, timed out, bad URL
         raise DeviceError(f"device {device.name!r}: Appium at {url} is unreachable: {exc}") from exc
 
 
+class EvidenceSource(Protocol):
+    """What evidence saving needs from a session (a WebDriver, or a stand-in in tests)."""
+
+    @property
+    def page_source(self) -> str: ...
+    def get_screenshot_as_png(self) -> bytes: ...
+
+
 def _save_evidence(
-    driver: WebDriver, folder: Path, out_dir: Path, stem: str, redact: Redactor, source_ext: str | None
+    driver: EvidenceSource, folder: Path, out_dir: Path, stem: str, redact: Redactor, source_ext: str | None
 ) -> tuple[str, str]:
     """Screenshot (PNG) and redacted page source; paths are relative to out_dir ("" when not saved)."""
     shot = source = ""
@@ -188,13 +191,15 @@ def _app_id(device: Device) -> str | None:
 
 def _stop_browser(pid: int, timeout_s: float = 5.0) -> None:
     """Make sure Chromium is gone after quit(); kill it if it lingers (only if it still is Chromium)."""
-    comm = Path(f"/proc/{pid}/comm")
+    stat = Path(f"/proc/{pid}/stat")
 
     def alive() -> bool:
         try:
-            return "chrom" in comm.read_text().lower()
+            # "pid (comm) state ...": a zombie (Z) or dead (X) process is gone for our purposes
+            comm, _, rest = stat.read_text().rpartition(")")
         except OSError:
             return False
+        return "chrom" in comm.lower() and rest.split()[0] not in ("Z", "X")
 
     deadline = time.monotonic() + timeout_s
     while alive() and time.monotonic() < deadline:
@@ -250,9 +255,7 @@ class _DeviceFlow:
             try:
                 self._walk(driver, setup)
             except (urllib3.exceptions.HTTPError, OSError) as exc:  # Appium died or stopped answering
-                raise DeviceError(
-                    f"device {self.device.name!r}: lost the Appium session at {url}: {exc}"
-                ) from exc
+                raise DeviceError(f"device {self.device.name!r}: lost the Appium session at {url}: {exc}") from exc
             finally:
                 self._finish(driver, local=_is_local(url) and setup.server_url is None)
         finally:
@@ -265,7 +268,9 @@ class _DeviceFlow:
             driver.set_page_load_timeout(config.step_timeout_s)
         if setup.network_via == "cdp" and run.profile is not None:
             try:
-                apply_network(driver, run.profile)
+                unsupported = apply_network(driver, run.profile)
+                if unsupported:
+                    self._notice(unsupported)
             except DeviceError as exc:
                 self._notice(f"network profile {run.profile.name!r} not applied: {exc}")
                 self.flow.network_applied = False
@@ -273,9 +278,7 @@ class _DeviceFlow:
         hooks = FlowHooks(
             launch=lambda: self._launch(driver),
             evidence=lambda step: self._evidence(driver, f"failed-{step}"),
-            verify_write=(lambda outcome: self._verify_write(driver, outcome))
-            if config.verify_write_url
-            else None,
+            verify_write=(lambda outcome: self._verify_write(driver, outcome)) if config.verify_write_url else None,
             redact=run.redact,
         )
         given = FlowInput(
@@ -296,9 +299,7 @@ class _DeviceFlow:
             return
         app_id = _app_id(self.device)
         if app_id is None:
-            self._notice(
-                "app_open: the session launched the app, timed from then (set app_package/bundle_id)"
-            )
+            self._notice("app_open: the session launched the app, timed from then (set app_package/bundle_id)")
             return
         driver.terminate_app(app_id)
         driver.activate_app(app_id)
