@@ -18,7 +18,7 @@ setup: $(STAMP)
 setup-system:
 	bash scripts/setup_mobile.sh
 
-demo: setup
+demo: setup setup-system
 	REHEARSE_DEMO_PASSWORD=$${REHEARSE_DEMO_PASSWORD:-rehearse-demo} $(BIN)/rehearse demo
 
 lint: setup
@@ -32,7 +32,8 @@ pytest: setup
 
 test: setup setup-system lint typecheck pytest
 
-bench: setup
+bench: setup setup-system
+	command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
 	$(BIN)/python bench/run.py
 
 clean:
