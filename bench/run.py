@@ -133,11 +133,14 @@ def our_workers(url: str, n: int) -> float:
     subprocess.run(args, capture_output=True, text=True, cwd=REPO, timeout=300)
     data = json.loads((tmp / "b" / "results.json").read_text())
     shutil.rmtree(tmp, ignore_errors=True)
-    return float(data["settings"]["requests"]) / (SECONDS + 1)
-
-
-def raw_workers_rate(url: str, n: int) -> float:
-    return raw_workers(url, n) * SECONDS / (SECONDS + 1) if False else raw_workers(url, n)
+    # steady-state rate, measured like raw_locust.py (which skips its first second): the run's per-second
+    # timeline buckets, summed over endpoints, without the ramp-up second and the last, partial one
+    per_second: dict[float, int] = {}
+    for e in data["endpoints"]:
+        for b in e["timeline"]:
+            per_second[b["t_s"]] = per_second.get(b["t_s"], 0) + b["count"]
+    counts = [per_second[t] for t in sorted(per_second)][1:-1]
+    return float(statistics.mean(counts)) if counts else 0.0
 
 
 def multi_core(url: str) -> dict:
@@ -243,5 +246,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536)) if os.geteuid() == 0 else None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sys.exit(main())

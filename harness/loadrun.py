@@ -105,6 +105,7 @@ class LocustDriver:
         self.phase = phase
         self.profile = phase.profile
         self.has_login = lp.plan.login is not None
+        self._endpoints = {e.name: e for e in lp.plan.endpoints}
         self._rng = random.Random()
 
     def new_session(self) -> _Session:
@@ -141,27 +142,34 @@ class LocustDriver:
         expect: list[int] | None = None,
         intended_wall: float | None = None,
         late: bool = False,
+        want_body: bool = False,
     ) -> CallResult:
         ctx = {"scenario": scenario, "profile": self.profile, "intended": intended_wall, "late": late}
         start = time.time()
+        if not expect and not want_body:
+            # fast path (most requests): Locust judges the status and fires the request event itself
+            t0 = time.perf_counter()
+            resp = session.http.request(method, path, name=name, json=body, headers=headers, context=ctx)
+            ms = (time.perf_counter() - t0) * 1000.0
+            status = int(resp.status_code or 0)
+            return CallResult(ok=200 <= status < 400, ms=ms, start_wall=start, status=status)
         with session.http.request(
             method, path, name=name, json=body, headers=headers, catch_response=True, context=ctx
-        ) as resp:
-            status = int(resp.status_code or 0)
+        ) as cm:
+            status = int(cm.status_code or 0)
             ok = (status in expect) if expect else (200 <= status < 400)
             parsed: Any = None
             if ok:
-                try:
-                    parsed = jsonlib.loads(resp.content) if resp.content else None
-                except ValueError:
-                    parsed = None
-                resp.success()
+                if want_body:
+                    try:
+                        parsed = jsonlib.loads(cm.content) if cm.content else None
+                    except ValueError:
+                        parsed = None
+                cm.success()
             else:
-                err = getattr(resp, "error", None)
-                resp.failure(
-                    f"HTTP {status}" if status else f"{type(err).__name__ if err else 'ConnectionError'}"
-                )
-            ms = float(resp.request_meta.get("response_time") or 0.0)
+                err = getattr(cm, "error", None)
+                cm.failure(f"HTTP {status}" if status else f"{type(err).__name__ if err else 'ConnectionError'}")
+            ms = float(cm.request_meta.get("response_time") or 0.0)
             return CallResult(ok=ok, ms=ms, start_wall=start, status=status, body=parsed)
 
     def login(self, session: Any, scenario: str) -> CallResult:
@@ -172,7 +180,7 @@ class LocustDriver:
             login.username_field: self.lp.secrets.username,
             login.password_field: self.lp.secrets.password,
         }
-        result = self._request(session, "login", login.method, login.path, scenario, body=body)
+        result = self._request(session, "login", login.method, login.path, scenario, body=body, want_body=True)
         if result.ok:
             token = _dig(result.body, login.token_path)
             if isinstance(token, str) and token:
@@ -190,7 +198,7 @@ class LocustDriver:
         intended_wall: float | None = None,
         late: bool = False,
     ) -> CallResult:
-        ep = self.plan.endpoint(endpoint)
+        ep = self._endpoints[endpoint]
         headers: dict[str, str] | None = None
         if ep.auth and self.plan.login is not None:
             if session.token is None and intended_wall is None:
@@ -347,7 +355,8 @@ def _attach_recorder(env: Environment, recorder: Recorder, on_sample: Callable[[
         example = ""
         if exception is not None:
             text = str(exception)
-            kind = text if text.startswith("HTTP ") else type(exception).__name__
+            code = getattr(exception, "code", None)  # Locust's bad-status error carries the HTTP status
+            kind = text if text.startswith("HTTP ") else (f"HTTP {code}" if code else type(exception).__name__)
             if kind == "CatchResponseError":
                 kind = text.split(":")[0][:60]
             example = text

@@ -105,12 +105,14 @@ class Recorder:
         late: bool = False,
     ) -> None:
         """One finished request. With ``intended_wall`` the main histogram is corrected (from intended start)."""
-        s = self._series(key)
+        # hot path: called for every request, so it avoids helper calls where it can
+        s = self.series.get(key) or self._series(key)
         self.total += 1
         service_us = int(response_ms * 1000.0)
         total_us = service_us
         if intended_wall is not None:
-            total_us = service_us + max(0, int((start_wall - intended_wall) * 1_000_000))
+            if start_wall > intended_wall:
+                total_us += int((start_wall - intended_wall) * 1_000_000)
             if s.service is None:
                 s.service = new_histogram()
             if late:
@@ -121,19 +123,27 @@ class Recorder:
             s.error_kinds[error_kind] = s.error_kinds.get(error_kind, 0) + 1
             s.error_examples.setdefault(error_kind, error_example[:300])
         s.bytes_total += size
-        bucket = int(max(0.0, start_wall - self.t0) / self.bucket_s)
+        since = start_wall - self.t0
+        bucket = int(since / self.bucket_s) if since > 0 else 0
         tl = s.timeline.get(bucket)
         if tl is None:
             tl = s.timeline[bucket] = [new_histogram(TIMELINE_DIGITS), 0, 0]
-        record_us(tl[0], total_us)
+        if not tl[0].record_value(total_us):
+            record_us(tl[0], total_us)
         tl[1] += 1
-        tl[2] += 1 if error_kind is not None else 0
+        if error_kind is not None:
+            tl[2] += 1
         if s.first_start is None or start_wall < s.first_start:
             # the first request to an endpoint is cold-start material, kept apart from the steady state
             if s.first_ms is not None:
                 self._steady(s, int(s.first_ms * 1000), None, s.first_start or start_wall)
             s.first_start = start_wall
             s.first_ms = total_us / 1000.0
+            return
+        if intended_wall is None and since >= self.warmup_s:
+            s.count += 1
+            if not s.main.record_value(total_us):
+                record_us(s.main, total_us)
             return
         self._steady(s, total_us, service_us if intended_wall is not None else None, start_wall)
 

@@ -25,13 +25,16 @@ class DemoSessionScenario(Scenario):
         if driver.has_login and session.token is None and not driver.login(session, self.name).ok:
             think(driver, self.think_time_s)
             return
+        pause = self.think_time_s[1] > 0
         for step in self.steps:
             # a weight below 1 makes a step optional (taken that share of walk-throughs), above 1 repeats it
             weight = self.weights.get(step, 1.0)
-            repeats = int(weight) + (1 if driver.random() < weight - int(weight) else 0)
+            whole = int(weight)
+            repeats = whole + (1 if weight != whole and driver.random() < weight - whole else 0)
             for _ in range(repeats):
                 driver.call(session, step, self.name)
-                think(driver, self.think_time_s)
+                if pause:
+                    think(driver, self.think_time_s)
 
     def on_stop(self, driver: Driver) -> None:
         if self.session is not None:
