@@ -26,7 +26,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.errors import TargetError
 from harness.plan import LoadedPlan, Plan
-from harness.recorder import BurstRound, Recorder
+from harness.recorder import BurstRound, Recorder, timeline_bucket_s
 from scenarios import (
     CallResult,
     DemoSessionScenario,
@@ -487,7 +487,7 @@ def run_worker(
     lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int = 1
 ) -> Recorder:
     """Serve a master: record locally, ship histograms through ``report_to_master``, flush on request."""
-    recorder = Recorder(t0=time.time(), warmup_s=lp.plan.run.warmup_s)
+    recorder = Recorder(t0=time.time(), warmup_s=lp.plan.run.warmup_s, bucket_s=timeline_bucket_s(phase.duration_s))
     classes = _scenario_users(lp, phase, worker_share=1.0 / max(1, workers))
     env = Environment(user_classes=classes, events=_events(), stop_timeout=5)
     _attach_recorder(env, recorder, None)

@@ -49,8 +49,9 @@ class EndpointResult:
     path: str
     scenario: str
     profile: str = "direct"
-    count: int = 0
-    errors: int = 0
+    count: int = 0  # steady-state samples behind the percentiles (failed ones included)
+    errors: int = 0  # failed requests among all ``requests``
+    requests: int = 0  # every request sent: steady state, warm-up and the first one
     p50_ms: float = 0.0
     p95_ms: float = 0.0
     p99_ms: float = 0.0

@@ -15,7 +15,13 @@ from hdrh.histogram import HdrHistogram
 LOWEST_US = 1
 HIGHEST_US = 60_000_000  # 60 s
 SIGNIFICANT_DIGITS = 3
-TIMELINE_DIGITS = 2  # timeline buckets are many and only need a rough p95
+TIMELINE_DIGITS = 2  # timeline buckets are many and only need a rough p95 (~19 KB each)
+MAX_TIMELINE_BUCKETS = 120  # per series: a long soak widens its buckets instead of growing memory
+
+
+def timeline_bucket_s(duration_s: float) -> float:
+    """Bucket width for a phase: one second for short runs, wider so a series never holds more than ~120."""
+    return max(1.0, float(-(-int(duration_s) // MAX_TIMELINE_BUCKETS)))
 
 Key = tuple[str, str, str]  # (scenario, endpoint, profile)
 

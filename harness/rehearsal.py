@@ -21,7 +21,7 @@ from harness.model import MobileFlow, RunResult, Verdict
 from harness.network_setup import ResolvedProfile, floor_for, resolve_profiles, start_shaping
 from harness.plan import LoadedPlan
 from harness.progress import Progress
-from harness.recorder import Recorder
+from harness.recorder import Recorder, timeline_bucket_s
 from harness.results import analyse_bursts, build_endpoints, cold_starts, error_samples, save_result
 from harness.runinfo import machine_info, new_run_id, now_iso, render_reports
 from harness.stats import percentiles_ms
@@ -93,7 +93,7 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
     profiles: list[ResolvedProfile] = resolve_profiles(plan, lp.path)
     notices = list(opts.notices)
     started_at = now_iso()
-    recorder = Recorder(t0=time.time(), warmup_s=plan.run.warmup_s)
+    recorder = Recorder(t0=time.time(), warmup_s=plan.run.warmup_s, bucket_s=timeline_bucket_s(duration))
     status = "complete"
     mobile: list[MobileFlow] | None = None
     network: dict[str, Any] = {"backend": "none", "profiles": [p.to_dict() for p in profiles], "notice": ""}

@@ -39,7 +39,7 @@ def endpoint_meta(plan: Plan, name: str) -> tuple[str, str, float]:
 
 
 def build_endpoint(
-    plan: Plan, key: tuple[str, str, str], s: Series, budgets: dict[str, float]
+    plan: Plan, key: tuple[str, str, str], s: Series, budgets: dict[str, float], bucket_s: float = 1.0
 ) -> EndpointResult:
     scenario, name, profile = key
     method, path, budget = endpoint_meta(plan, name)
@@ -61,7 +61,7 @@ def build_endpoint(
     for bucket in sorted(s.timeline):
         hist, n, errs = s.timeline[bucket]
         tp = percentiles_ms(hist, (50.0, 95.0))
-        timeline.append(TimeBucket(t_s=bucket * 1.0, count=n, errors=errs, p50_ms=tp[50.0], p95_ms=tp[95.0]))
+        timeline.append(TimeBucket(t_s=bucket * bucket_s, count=n, errors=errs, p50_ms=tp[50.0], p95_ms=tp[95.0]))
     return EndpointResult(
         name=name,
         method=method,
@@ -70,6 +70,7 @@ def build_endpoint(
         profile=profile,
         count=s.count,
         errors=s.errors,
+        requests=total,
         p50_ms=pct[50.0],
         p95_ms=pct[95.0],
         p99_ms=pct[99.0],
@@ -182,7 +183,7 @@ def analyse_bursts(rounds: list[BurstRound], k: int, bystander: str) -> list[Bur
 def build_endpoints(plan: Plan, recorder: Recorder, budgets: dict[str, float]) -> list[EndpointResult]:
     order = {e.name: i for i, e in enumerate(plan.endpoints)}
     keys = sorted(recorder.series, key=lambda k: (k[2], k[0], order.get(k[1], -1), k[1]))
-    return [build_endpoint(plan, k, recorder.series[k], budgets) for k in keys]
+    return [build_endpoint(plan, k, recorder.series[k], budgets, recorder.bucket_s) for k in keys]
 
 
 def error_samples(recorder: Recorder, redact: Any) -> list[ErrorSample]:

@@ -20,8 +20,8 @@ def judge(
     for e in endpoints:
         label = f"{e.method} {e.path}"
         where = f" ({e.scenario}, {e.profile})"
-        total = e.count + e.errors
-        if e.count == 0 and e.errors == 0:
+        total = e.requests or e.count
+        if total == 0:
             continue
         if e.p95_ms > e.budget_ms:
             breaches.append(

@@ -46,7 +46,8 @@ def status_of(ratio: float | None) -> Status:
 
 
 def error_rate(ep: EndpointResult) -> float | None:
-    return ep.errors / ep.count if ep.count > 0 else None
+    total = ep.requests or ep.count  # results before `requests` existed only had the steady count
+    return ep.errors / total if total > 0 else None
 
 
 def route_label(ep: EndpointResult) -> str:
@@ -101,7 +102,7 @@ class RouteSummary:
 
     @property
     def error_rate(self) -> float | None:
-        count = sum(ep.count for ep in self.by_profile.values())
+        count = sum(ep.requests or ep.count for ep in self.by_profile.values())
         errors = sum(ep.errors for ep in self.by_profile.values())
         return errors / count if count else None
 

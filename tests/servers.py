@@ -23,7 +23,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.behave(self)
         body = b'{"ok": true}'
-        self.send_response(200)
+        # /status/NNN answers with that status, so tests can see failures counted and named
+        status = int(self.path.split("/")[2]) if self.path.startswith("/status/") else 200
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

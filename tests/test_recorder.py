@@ -107,3 +107,15 @@ def test_bystander_slowed_during_bursts_is_flagged_but_noise_is_not() -> None:
     flagged = analyse_bursts(slowed, 3, "health")[0]
     assert flagged.head_of_line and "bystander health" in flagged.reason
     assert not analyse_bursts(noisy, 3, "health")[0].head_of_line
+
+
+def test_long_runs_widen_timeline_buckets_instead_of_growing() -> None:
+    from harness.recorder import MAX_TIMELINE_BUCKETS, timeline_bucket_s
+
+    assert timeline_bucket_s(30) == 1.0
+    assert timeline_bucket_s(3600) == 30.0
+    rec = Recorder(t0=0.0, bucket_s=timeline_bucket_s(3600))
+    for second in range(3600):
+        rec.record(("s", "e", "direct"), second + 0.5, 3.0)
+    (series,) = rec.series.values()
+    assert len(series.timeline) <= MAX_TIMELINE_BUCKETS
