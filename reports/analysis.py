@@ -329,7 +329,7 @@ def overview(result: RunResult, routes: Sequence[RouteSummary]) -> Overview:
     except (TypeError, ValueError):
         duration = None
     return Overview(
-        requests=sum(ep.count for ep in result.endpoints),
+        requests=sum(ep.requests or ep.count for ep in result.endpoints),
         errors=sum(ep.errors for ep in result.endpoints),
         routes=len(routes),
         routes_over=sum(1 for r in routes if r.status == "fail"),
