@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="reports/out", help="where run folders go (default reports/out)")
     run.add_argument("--run-id", help="name of the run folder (default: timestamp)")
     run.add_argument("--no-mobile", action="store_true", help="skip the plan's mobile flows")
+    run.add_argument("--baseline", help="results.json of a known-good run: compare and fail on a p95 regression")
+    run.add_argument("--threshold-pct", type=float, default=10.0, help="with --baseline: p95 growth that counts")
     run.add_argument(
         "--fresh-target",
         action="store_true",
@@ -131,11 +133,24 @@ def _run_loaded(args: argparse.Namespace, lp: LoadedPlan) -> int:
         host, port = args.master_bind.rsplit(":", 1)
         opts.master_bind = (host, int(port))
         opts.expect_workers = args.expect_workers
+    from harness.history import append_history
+
     result, path = run_plan(lp, opts)
+    append_history(Path(args.out), result)
     _print_outcome(result, path)
+    regressed = False
+    if args.baseline:
+        from harness.compare import compare, to_markdown
+        from harness.results import load_result
+
+        comparison = compare(load_result(Path(args.baseline)), result, args.threshold_pct)
+        text = to_markdown(comparison)
+        (path.parent / "compare.md").write_text(text + "\n", encoding="utf-8")
+        print(text)
+        regressed = comparison.regressed
     if result.status != "complete":
         return EXIT_INFRA  # interrupted or failed mid-run; results.json and the report are still written
-    return EXIT_PASS if result.verdict.passed else EXIT_BREACH
+    return EXIT_PASS if result.verdict.passed and not regressed else EXIT_BREACH
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -52,3 +52,16 @@ def test_cli_exit_codes_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "REGRESSED" in (tmp_path / "c.md").read_text()
     assert main(["compare", str(a), str(tmp_path / "missing.json")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_history_lines_append_and_skip_a_cut_line(tmp_path: Path) -> None:
+    from harness.history import append_history, read_history
+
+    base = _load()
+    append_history(tmp_path, base)
+    with (tmp_path / "history.jsonl").open("a") as f:
+        f.write('{"run_id": "cut sho')
+    append_history(tmp_path, base)
+    rows = read_history(tmp_path)
+    assert [r["run_id"] for r in rows] == [base.run_id, base.run_id]
+    assert rows[0]["p95_ms"] and rows[0]["passed"] == base.verdict.passed
