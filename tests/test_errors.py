@@ -43,3 +43,28 @@ def test_failures_counted_by_kind_and_breach_the_error_budget(tmp_path: Path) ->
     assert "100.0% of" in proc.stdout
     kinds = {(e["endpoint"], e["kind"]) for e in data["errors"]}
     assert ("broken", "HTTP 500") in kinds
+
+
+def test_nightly_baseline_catches_a_slower_target(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "target: {base_url: 'http://127.0.0.1:9'}\n"
+        "endpoints: [{name: dist, path: /dist, auth: false}]\n"
+        "scenarios: {steady: {rates: {dist: 20}, users: 4}}\n"
+        "run: {duration_s: 3, max_requests: 1000}\n"
+    )
+    for run_id, median in (("fast", 5.0), ("slow", 50.0)):
+        server = DistributionServer(median_ms=median, sigma=0.2)
+        url = server.start()
+        try:
+            args = ["run", str(plan), "--base-url", url, "--out", str(tmp_path), "--run-id", run_id]
+            if run_id == "slow":
+                args += ["--baseline", str(tmp_path / "fast" / "results.json")]
+            proc = rehearse(*args)
+        finally:
+            server.stop()
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-1000:]
+    compare_md = (tmp_path / "slow" / "compare.md").read_text()
+    assert "REGRESSED" in compare_md and "dist" in compare_md
+    history = (tmp_path / "history.jsonl").read_text().splitlines()
+    assert len(history) == 2
