@@ -26,6 +26,13 @@ def _merged_p50(endpoints: list[EndpointResult], name: str) -> tuple[float, floa
     return sum(e.p50_ms * e.count for e in rows) / total, rows[0].budget_ms
 
 
+def _client(lp: LoadedPlan) -> httpx.Client:
+    target = lp.plan.target
+    return httpx.Client(
+        base_url=target.base_url, verify=target.verify_tls, timeout=target.timeout_s, headers=dict(target.headers)
+    )
+
+
 def idle_probe(
     lp: LoadedPlan,
     idle_s: float,
@@ -38,13 +45,7 @@ def idle_probe(
     probe times the endpoints, not the login.
     """
     plan = lp.plan
-    headers: dict[str, str] = dict(plan.target.headers)
-    with httpx.Client(
-        base_url=plan.target.base_url,
-        verify=plan.target.verify_tls,
-        timeout=plan.target.timeout_s,
-        headers=headers,
-    ) as client:
+    with _client(lp) as client:
         auth: dict[str, str] = {}
         if plan.login is not None:
             login = plan.login
@@ -65,12 +66,7 @@ def idle_probe(
             time.sleep(idle_s)
         client.close()  # a new connection, as a phone coming back after a while would open
     out: list[ColdStart] = []
-    with httpx.Client(
-        base_url=plan.target.base_url,
-        verify=plan.target.verify_tls,
-        timeout=plan.target.timeout_s,
-        headers=headers,
-    ) as client:
+    with _client(lp) as client:
         for ep in plan.endpoints:
             if ep.method not in SAFE:
                 continue
