@@ -337,6 +337,15 @@ class _SteadyWithLogin(SteadyScenario):
             self.schedule.restart(time.time())
 
 
+def _only_our_listener(env: Environment) -> None:
+    """Drop Locust's own per-request stats listener (added by its runner): the HDR recorder replaces it, so the
+    load generator does not do the bookkeeping twice. Call after the runner exists."""
+    ours = env.rehearse_listener  # type: ignore[attr-defined]
+    for handler in list(env.events.request._handlers):
+        if handler is not ours:
+            env.events.request.remove_listener(handler)  # type: ignore[no-untyped-call]
+
+
 def _attach_recorder(env: Environment, recorder: Recorder, on_sample: Callable[[], None] | None) -> None:
     env.rehearse_recorder = recorder  # type: ignore[attr-defined]
 
@@ -374,6 +383,7 @@ def _attach_recorder(env: Environment, recorder: Recorder, on_sample: Callable[[
             on_sample()
 
     env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
+    env.rehearse_listener = on_request  # type: ignore[attr-defined]
 
 
 def _user_count(classes: list[type[User]]) -> int:
@@ -399,6 +409,7 @@ def run_local(
 
     _attach_recorder(env, recorder, on_sample)
     runner = env.create_local_runner()
+    _only_our_listener(env)
     t_start = time.time()
     try:
         runner.start(_user_count(classes), spawn_rate=lp.plan.run.spawn_rate)
@@ -493,6 +504,7 @@ def run_worker(
     _attach_recorder(env, recorder, None)
     runner = env.create_worker_runner(master_host, master_port)
     assert isinstance(runner, WorkerRunner)
+    _only_our_listener(env)
 
     def on_report(client_id: str, data: dict[str, Any]) -> None:
         data[DATA_KEY] = recorder.export(reset=True)
