@@ -48,7 +48,7 @@ print(
             "timeline": [(b["t_s"], b["count"], round(b["p95_ms"])) for b in e["timeline"]],
             "corrected_p95": e["p95_ms"],
             "naive_p95": e["service"]["p95_ms"],
-            "truth_p95": server.true_percentile_ms(95.0, base_ms=1.0),
+            "truth_p95": server.true_percentile_band_ms(95.0, rate=40, slots=e["count"], base_ms=1.0),
         }
     )
 )

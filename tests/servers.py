@@ -111,9 +111,28 @@ class StallServer(_Running):
             return now + (self.stall_s - phase)
         return None
 
-    def true_percentile_ms(self, p: float, base_ms: float = 0.0) -> float:
-        """For arrivals spread evenly over whole stall cycles: the stalled share waits U(0, S)."""
-        share = self.stall_s / self.every_s
-        if p <= 100 * (1 - share):
-            return base_ms
-        return base_ms + self.stall_s * 1000.0 * (p / 100.0 - (1 - share)) / share
+    def wait_s(self, since_t0: float) -> float:
+        """How long a request arriving ``since_t0`` seconds after the first one waits for the stall to end."""
+        if since_t0 < self.first_after:
+            return 0.0
+        phase = (since_t0 - self.first_after) % self.every_s
+        return self.stall_s - phase if phase < self.stall_s else 0.0
+
+    def true_percentile_ms(
+        self, p: float, rate: float, slots: int, base_ms: float = 0.0, phase_s: float = 0.0
+    ) -> float:
+        """The truth for an open-model load of ``rate`` req/s: slot k arrives ``phase_s + k / rate`` after the
+        first request and, timed from its intended start, takes its stall wait plus the base time. Slots 1..slots
+        (slot 0 is the run's first request, kept apart); HdrHistogram's percentile rank."""
+        values = sorted(self.wait_s(phase_s + k / rate) * 1000.0 + base_ms for k in range(1, slots + 1))
+        return values[max(0, int(p / 100.0 * len(values) + 0.5) - 1)]
+
+    def true_percentile_band_ms(self, p: float, rate: float, slots: int, base_ms: float = 0.0) -> tuple[float, float]:
+        """Where the slots fall against the stall windows depends on a phase under one slot spacing that the
+        client cannot see (the first request's own latency shifts the server's anchor): the truth over all
+        such phases, lowest and highest."""
+        spacing = 1.0 / rate
+        truths = [
+            self.true_percentile_ms(p, rate, slots, base_ms, phase_s=-spacing * i / 20) for i in range(20)
+        ]
+        return min(truths), max(truths)

@@ -71,8 +71,8 @@ def test_coordinated_omission_is_corrected_against_a_stalling_server(tmp_path: P
     data = load_results(tmp_path, "s")
     (e,) = [x for x in data["endpoints"] if x["name"] == "stall"]
     for key, p in (("p95_ms", 95.0), ("p99_ms", 99.0)):
-        truth = server.true_percentile_ms(p, base_ms=1.0)
-        assert abs(e[key] - truth) <= 0.05 * truth, (key, e[key], truth)
+        low, high = server.true_percentile_band_ms(p, rate=40, slots=e["count"], base_ms=1.0)
+        assert low * 0.95 <= e[key] <= high * 1.05, (key, e[key], low, high)
     # the naive figure (from the actual send) is shown beside it and hides the stall
     assert e["service"]["p95_ms"] < e["p95_ms"] / 3
     assert e["late"] >= 40  # the slots that piled up during the stalls left late
