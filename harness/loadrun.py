@@ -11,7 +11,6 @@ import contextlib
 import json as jsonlib
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
+from harness.bodies import dig, fill_placeholders
 from harness.errors import TargetError
 from harness.plan import LoadedPlan, Plan
 from harness.recorder import BurstRound, Recorder, timeline_bucket_s
@@ -66,28 +66,6 @@ class _Session:
     def __init__(self, http: FastHttpSession) -> None:
         self.http = http
         self.token: str | None = None
-
-
-def _dig(body: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(body, dict):
-            body = body.get(part)
-        elif isinstance(body, list) and part.isdigit() and int(part) < len(body):
-            body = body[int(part)]
-        else:
-            return None
-    return body
-
-
-def _fill(value: Any) -> Any:
-    """Placeholders in request bodies: {uuid} gives every write its own key."""
-    if isinstance(value, str):
-        return value.replace("{uuid}", uuid.uuid4().hex)
-    if isinstance(value, dict):
-        return {k: _fill(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fill(v) for v in value]
-    return value
 
 
 def _events() -> Events:
@@ -182,7 +160,7 @@ class LocustDriver:
         }
         result = self._request(session, "login", login.method, login.path, scenario, body=body, want_body=True)
         if result.ok:
-            token = _dig(result.body, login.token_path)
+            token = dig(result.body, login.token_path)
             if isinstance(token, str) and token:
                 session.token = token
             else:
@@ -213,7 +191,7 @@ class LocustDriver:
             ep.method,
             ep.path,
             scenario,
-            body=_fill(ep.json_body) if ep.json_body is not None else None,
+            body=fill_placeholders(ep.json_body) if ep.json_body is not None else None,
             headers=headers,
             expect=ep.expect_status or None,
             intended_wall=intended_wall,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
+from harness.bodies import dig
 from harness.errors import TargetError
 from harness.model import ColdStart, EndpointResult
 from harness.plan import LoadedPlan
@@ -52,9 +53,7 @@ def idle_probe(
             body = {login.username_field: lp.secrets.username, login.password_field: lp.secrets.password}
             try:
                 resp = client.request(login.method, login.path, json=body)
-                token = resp.json()
-                for part in login.token_path.split("."):
-                    token = token.get(part) if isinstance(token, dict) else None
+                token = dig(resp.json(), login.token_path)
             except (httpx.HTTPError, ValueError) as exc:
                 raise TargetError(f"idle probe: login at {login.path} failed ({type(exc).__name__})") from exc
             if isinstance(token, str):
