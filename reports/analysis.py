@@ -142,6 +142,8 @@ def summarize_routes(result: RunResult) -> list[RouteSummary]:
     used_anchors: set[str] = set()
     for key, by_profile in groups.items():
         measured = [ep for ep in by_profile.values() if ep.count > 0]
+        if not measured and not any(ep.errors for ep in by_profile.values()):
+            continue  # seen only in warm-up or as a first request: it is in "All endpoints" and cold starts
         pool = measured or list(by_profile.values())
         worst = max(pool, key=lambda ep: (ratio_of(ep) or -1.0, ep.p95_ms))
         ratio = ratio_of(worst)
