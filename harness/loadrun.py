@@ -257,7 +257,7 @@ def _scenario_users(lp: LoadedPlan, phase: Phase, worker_share: float = 1.0) -> 
     sc = plan.scenarios
     classes: list[type[User]] = []
 
-    def make(name: str, count: int, factory: Callable[[], Scenario], *, login_first: bool = False) -> None:
+    def make(name: str, count: int, factory: Callable[[], Scenario]) -> None:
         class ScenarioUser(FastHttpUser):
             host = plan.target.base_url
             fixed_count = count
@@ -266,8 +266,6 @@ def _scenario_users(lp: LoadedPlan, phase: Phase, worker_share: float = 1.0) -> 
             def on_start(self) -> None:
                 self.driver = LocustDriver(self, lp, phase)
                 self.scenario = factory()
-                if login_first and plan.login is not None:
-                    self.scenario_session = None
                 self.scenario.on_start(self.driver)
 
             @task
@@ -377,7 +375,6 @@ def run_local(
 ) -> None:
     """Run one phase in this process. Stops at the duration, the request cap, or when stop_flag says so."""
     classes = _scenario_users(lp, phase)
-    # a fresh event bus per phase: listeners never leak between phases
     env = Environment(user_classes=classes, events=_events(), stop_timeout=5)
     capped = Event()
 

@@ -13,14 +13,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import DeviceError, HarnessError
+from harness.errors import HarnessError
 from harness.model import MobileFlow, MobileStep, RunResult, mobile_flows_from_json
 from harness.plan import LoadedPlan
+from harness.results import save_result, write_json_atomic
 
 if TYPE_CHECKING:  # the mobile package loads only when a plan has a mobile section
     from harness.mobile.config import MobileConfig
@@ -118,7 +118,6 @@ def run_mobile_only(lp: LoadedPlan, out_root: Path) -> tuple[RunResult, Path]:
     """``rehearse mobile``: the flows alone, in this process, saved and reported like any run."""
     from harness.mobile.runner import run_mobile
     from harness.network_setup import resolve_profiles
-    from harness.results import save_result
     from harness.runinfo import machine_info, new_run_id, now_iso, render_reports
     from harness.verdict import judge
 
@@ -148,12 +147,6 @@ def run_mobile_only(lp: LoadedPlan, out_root: Path) -> tuple[RunResult, Path]:
     return result, path
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(f".{uuid.uuid4().hex[:6]}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.mobile_phase")
     parser.add_argument("--plan", required=True)
@@ -173,12 +166,12 @@ def main(argv: list[str] | None = None) -> int:
             parse_mobile(lp), args.base_url, Path(args.out), args.phase, _profile_from_json(args.profile_json)
         )
     except HarnessError as exc:
-        _write(Path(args.result), {"error": str(exc)})
+        write_json_atomic(Path(args.result), {"error": str(exc)})
         return 3
     except Exception as exc:  # a crash in a side job must not take the load run's results with it
-        _write(Path(args.result), {"error": f"{type(exc).__name__}: {exc}"})
+        write_json_atomic(Path(args.result), {"error": f"{type(exc).__name__}: {exc}"})
         return 3
-    _write(Path(args.result), {"flows": [asdict(f) for f in flows], "seconds": time.monotonic() - started})
+    write_json_atomic(Path(args.result), {"flows": [asdict(f) for f in flows], "seconds": time.monotonic() - started})
     return 0
 
 
@@ -186,4 +179,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["DeviceError", "MobileJob", "parse_mobile", "run_mobile_only", "run_mobile_phase", "start_mobile_under_load"]
+__all__ = ["MobileJob", "parse_mobile", "run_mobile_only", "run_mobile_phase", "start_mobile_under_load"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import httpx
 
@@ -11,20 +10,20 @@ from harness.bodies import dig
 from harness.errors import TargetError
 from harness.model import ColdStart, EndpointResult
 from harness.plan import LoadedPlan
-from harness.results import COLD_RATIO
+from harness.results import is_cold_start
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
-def _merged_p50(endpoints: list[EndpointResult], name: str) -> tuple[float, float]:
-    rows = [e for e in endpoints if e.name == name and e.profile == "direct" and e.count] or [
-        e for e in endpoints if e.name == name and e.count
-    ]
-    if not rows:
-        return 0.0, 0.0
-    total = sum(e.count for e in rows)
-    # count-weighted mean of p50s: close enough for a 3x threshold, and needs no histogram decoding here
-    return sum(e.p50_ms * e.count for e in rows) / total, rows[0].budget_ms
+def _warm_reference(deploy: list[ColdStart], endpoints: list[EndpointResult]) -> dict[str, tuple[float, float]]:
+    """Per endpoint, the warm p50 (HDR-merged across scenarios, as the deploy cold starts computed it) and the
+    budget; the probe is unshaped, so the "direct" profile is preferred where it was measured."""
+    budgets = {(e.name, e.profile): e.budget_ms for e in endpoints}
+    out: dict[str, tuple[float, float]] = {}
+    for c in sorted(deploy, key=lambda c: c.profile != "direct"):
+        if c.endpoint not in out and c.warm_p50_ms > 0:
+            out[c.endpoint] = (c.warm_p50_ms, budgets.get((c.endpoint, c.profile), 0.0))
+    return out
 
 
 def _client(lp: LoadedPlan) -> httpx.Client:
@@ -38,9 +37,9 @@ def idle_probe(
     lp: LoadedPlan,
     idle_s: float,
     endpoints: list[EndpointResult],
-    wait: Callable[[float], bool] | None = None,
+    deploy: list[ColdStart],
 ) -> list[ColdStart]:
-    """Idle for ``idle_s`` (``wait`` returns True if interrupted), then time one request per safe endpoint.
+    """Idle for ``idle_s``, then time one request per safe endpoint against its warm p50 from the run.
 
     Writes are skipped on purpose: a probe must not create data. Logging in happens before the idle spell so the
     probe times the endpoints, not the login.
@@ -58,14 +57,10 @@ def idle_probe(
                 raise TargetError(f"idle probe: login at {login.path} failed ({type(exc).__name__})") from exc
             if isinstance(token, str):
                 auth = {login.header: f"{login.scheme} {token}" if login.scheme else token}
-        if wait is not None:
-            if wait(idle_s):
-                return []
-        else:
-            time.sleep(idle_s)
-        client.close()  # a new connection, as a phone coming back after a while would open
+        time.sleep(idle_s)
+    reference = _warm_reference(deploy, endpoints)
     out: list[ColdStart] = []
-    with _client(lp) as client:
+    with _client(lp) as client:  # a new connection, as a phone coming back after a while would open
         for ep in plan.endpoints:
             if ep.method not in SAFE:
                 continue
@@ -75,7 +70,7 @@ def idle_probe(
             except httpx.HTTPError:
                 continue
             first = (time.perf_counter() - start) * 1000.0
-            warm, budget = _merged_p50(endpoints, ep.name)
+            warm, budget = reference.get(ep.name, (0.0, 0.0))
             budget = budget or plan.budget_for(ep)
             ratio = first / warm if warm > 0 else 0.0
             out.append(
@@ -85,7 +80,7 @@ def idle_probe(
                     warm_p50_ms=warm,
                     ratio=ratio,
                     kind="idle",
-                    flagged=warm > 0 and first > budget and first > COLD_RATIO * warm,
+                    flagged=is_cold_start(first, warm, budget),
                     profile="direct",
                 )
             )

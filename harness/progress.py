@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from types import TracebackType
 
 from rich.console import Console
@@ -23,11 +24,13 @@ class Progress:
         return self
 
     def update(
-        self, label: str, elapsed_s: float, requests: int, errors: int, worst_p95_ms: float | None
+        self, label: str, elapsed_s: float, requests: int, errors: int, worst_p95_ms: Callable[[], float | None]
     ) -> None:
+        """``worst_p95_ms`` scans histograms, so it is only called when the line is shown."""
         if self._live is None:
             return
-        worst = f"{worst_p95_ms:,.0f} ms" if worst_p95_ms is not None else "—"
+        worst_value = worst_p95_ms()
+        worst = f"{worst_value:,.0f} ms" if worst_value is not None else "—"
         self._live.update(
             Text(
                 f"{label}  {elapsed_s:5.1f}/{self.total_s:.0f} s  requests {requests:,}  errors {errors:,}  "

@@ -10,6 +10,7 @@ import signal
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -41,12 +42,6 @@ class RunOptions:
     master_bind: tuple[str, int] | None = None  # --master: workers on other machines connect here
     expect_workers: int = 1
     notices: list[str] = field(default_factory=list)
-
-
-
-
-
-
 
 
 class _Interrupt:
@@ -133,7 +128,8 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
                     _r: Any = prof,
                     _ramp: float = ramp_s,
                 ) -> None:
-                    progress.update(_p, _o + elapsed, recorder.total, recorder.total_errors, _worst_p95(recorder))
+                    worst = partial(_worst_p95, recorder)  # scanned only when the line is shown
+                    progress.update(_p, _o + elapsed, recorder.total, recorder.total_errors, worst)
                     # what a prospect sees while others hit the backend: flows start once the load has ramped up
                     if _first and plan.mobile and opts.mobile and elapsed >= _ramp and not under_load:
                         from harness.mobile_phase import start_mobile_under_load
@@ -176,7 +172,7 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
         from harness.probe import idle_probe
 
         try:
-            colds += idle_probe(lp, plan.run.idle_probe_s, endpoints)
+            colds += idle_probe(lp, plan.run.idle_probe_s, endpoints, colds)
         except HarnessError as exc:
             notices.append(str(exc))
         except KeyboardInterrupt:
@@ -235,8 +231,6 @@ def _users(lp: LoadedPlan) -> int:
     n += sc.demo_session.users if sc.demo_session else 0
     n += sc.steady.users if sc.steady else 0
     return n
-
-
 
 
 __all__ = ["NetworkError", "RunOptions", "new_run_id", "render_reports", "run_plan"]

@@ -92,6 +92,11 @@ def build_endpoint(
     )
 
 
+def is_cold_start(first_ms: float, warm_p50_ms: float, budget_ms: float) -> bool:
+    """Flagged when the first request exceeds both the budget and 3x the warm p50 (a warm p50 must exist)."""
+    return warm_p50_ms > 0 and first_ms > budget_ms and first_ms > COLD_RATIO * warm_p50_ms
+
+
 def cold_starts(recorder: Recorder, endpoints: list[EndpointResult], kind: str = "deploy") -> list[ColdStart]:
     """The first request to each endpoint in the run (earliest across scenarios) against its warm median.
 
@@ -115,7 +120,7 @@ def cold_starts(recorder: Recorder, endpoints: list[EndpointResult], kind: str =
         warm_p50 = percentiles_ms(merged, (50.0,))[50.0]
         ratio = first / warm_p50 if warm_p50 > 0 else 0.0
         budget = budgets.get((name, profile), 0.0)
-        flagged = warm_p50 > 0 and first > budget and first > COLD_RATIO * warm_p50
+        flagged = is_cold_start(first, warm_p50, budget)
         out.append(
             ColdStart(
                 endpoint=name,
@@ -196,18 +201,22 @@ def error_samples(recorder: Recorder, redact: Any) -> list[ErrorSample]:
     return sorted(out, key=lambda e: -e.count)
 
 
-def save_result(result: RunResult, path: Path) -> Path:
+def write_json_atomic(path: Path, data: Any, indent: int | None = None) -> Path:
     """Write atomically: a reader never sees half a file, a crash never leaves one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(result.to_dict(), f, indent=1)
+            json.dump(data, f, indent=indent)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_result(result: RunResult, path: Path) -> Path:
+    return write_json_atomic(path, result.to_dict(), indent=1)
 
 
 def load_result(path: Path) -> RunResult:
