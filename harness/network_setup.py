@@ -20,21 +20,10 @@ class ResolvedProfile:
 
     @property
     def shaped(self) -> bool:
-        p = self.profile
-        return bool(p.rtt_ms or p.jitter_ms or p.down_kbit or p.up_kbit or p.loss_pct)
+        return not self.profile.is_direct
 
     def to_dict(self) -> dict[str, Any]:
-        p = self.profile
-        return {
-            "name": self.name,
-            "rtt_ms": p.rtt_ms,
-            "jitter_ms": p.jitter_ms,
-            "down_kbit": p.down_kbit,
-            "up_kbit": p.up_kbit,
-            "loss_pct": p.loss_pct,
-            "source": p.source,
-            "budget_ms": self.budget_ms,
-        }
+        return {**self.profile.to_dict(), "name": self.name, "budget_ms": self.budget_ms}
 
 
 def resolve_profiles(plan: Plan, path: str) -> list[ResolvedProfile]:
