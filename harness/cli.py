@@ -140,14 +140,7 @@ def _run_loaded(args: argparse.Namespace, lp: LoadedPlan) -> int:
     _print_outcome(result, path)
     regressed = False
     if args.baseline:
-        from harness.compare import compare, to_markdown
-        from harness.results import load_result
-
-        comparison = compare(load_result(Path(args.baseline)), result, args.threshold_pct)
-        text = to_markdown(comparison)
-        (path.parent / "compare.md").write_text(text + "\n", encoding="utf-8")
-        print(text)
-        regressed = comparison.regressed
+        regressed = _compare(Path(args.baseline), result, args.threshold_pct, 5.0, path.parent / "compare.md")
     if result.status != "complete":
         return EXIT_INFRA  # interrupted or failed mid-run; results.json and the report are still written
     return EXIT_PASS if result.verdict.passed and not regressed else EXIT_BREACH
@@ -221,18 +214,26 @@ def _cmd_mobile(args: argparse.Namespace) -> int:
     return EXIT_PASS if result.verdict.passed else EXIT_BREACH
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
+def _compare(baseline: Path, current: RunResult, threshold_pct: float, min_ms: float, markdown: Path | None) -> bool:
+    """Print the comparison with a baseline (and save it as Markdown); True when a p95 regressed."""
     from harness.compare import compare, to_markdown
     from harness.results import load_result
 
-    comparison = compare(
-        load_result(Path(args.baseline)), load_result(Path(args.current)), args.threshold_pct, args.min_ms
-    )
+    comparison = compare(load_result(baseline), current, threshold_pct, min_ms)
     text = to_markdown(comparison)
     print(text)
-    if args.markdown:
-        Path(args.markdown).write_text(text + "\n", encoding="utf-8")
-    return EXIT_BREACH if comparison.regressed else EXIT_PASS
+    if markdown is not None:
+        markdown.write_text(text + "\n", encoding="utf-8")
+    return comparison.regressed
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.results import load_result
+
+    markdown = Path(args.markdown) if args.markdown else None
+    current = load_result(Path(args.current))
+    regressed = _compare(Path(args.baseline), current, args.threshold_pct, args.min_ms, markdown)
+    return EXIT_BREACH if regressed else EXIT_PASS
 
 
 COMMANDS = {
