@@ -177,9 +177,7 @@ def stall() -> dict:
 
 
 def report_render() -> dict:
-    proc = subprocess.run(
-        [PY, "tests/bench_report.py"], capture_output=True, text=True, cwd=REPO, timeout=300
-    )
+    proc = subprocess.run([PY, "tests/bench_report.py"], capture_output=True, text=True, cwd=REPO, timeout=300)
     return {"output": proc.stdout.strip()[-600:], "ok": proc.returncode == 0}
 
 

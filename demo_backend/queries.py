@@ -71,9 +71,7 @@ def job_to_json(row: sqlite3.Row) -> dict[str, object]:
     return {key: row[key] for key in row.keys()}  # noqa: SIM118 - sqlite3.Row is not a mapping
 
 
-def list_jobs(
-    conn: sqlite3.Connection, page: int, per_page: int, client_ref: str | None
-) -> dict[str, object]:
+def list_jobs(conn: sqlite3.Connection, page: int, per_page: int, client_ref: str | None) -> dict[str, object]:
     where, params = ("WHERE j.client_ref = ?", [client_ref]) if client_ref is not None else ("", [])
     total = conn.execute(f"SELECT COUNT(*) FROM jobs j {where}", params).fetchone()[0]
     rows = conn.execute(

@@ -93,9 +93,7 @@ def seed(conn: sqlite3.Connection, options: DemoOptions, password: str) -> SeedR
     for cid in range(1, options.seed_clients + 1):
         name = f"{rng.choice(_NAME_HEADS)} {rng.choice(_NAME_TAILS)}"
         created = today - timedelta(days=rng.randint(400, 2000))
-        clients.append(
-            (cid, f"CL{cid:05d}", name, rng.choice(_CITIES), rng.choice(_SEGMENTS), to_db_time(created))
-        )
+        clients.append((cid, f"CL{cid:05d}", name, rng.choice(_CITIES), rng.choice(_SEGMENTS), to_db_time(created)))
     # A few big accounts bring most of the work and revenue (Pareto-ish weights).
     client_weights = list(accumulate(1.0 / (rank**0.8) for rank in range(1, options.seed_clients + 1)))
     client_ids = list(range(1, options.seed_clients + 1))
@@ -109,16 +107,12 @@ def seed(conn: sqlite3.Connection, options: DemoOptions, password: str) -> SeedR
         if offset_days > 0:
             status = rng.choices(("scheduled", "on_hold", "cancelled"), weights=(85, 10, 5))[0]
         elif offset_days >= -3:
-            status = rng.choices(
-                ("in_progress", "scheduled", "completed", "on_hold"), weights=(40, 20, 35, 5)
-            )[0]
+            status = rng.choices(("in_progress", "scheduled", "completed", "on_hold"), weights=(40, 20, 35, 5))[0]
         else:
             status = rng.choices(("completed", "cancelled", "on_hold"), weights=(90, 6, 4))[0]
         title = f"{rng.choice(_SERVICES)} - {rng.choice(_SITES)}"
         created = scheduled - timedelta(days=rng.randint(1, 21))
-        jobs.append(
-            (jid, client_id, title, status, _at(scheduled, rng), _at(created, rng), rng.choice((1, 2)), None)
-        )
+        jobs.append((jid, client_id, title, status, _at(scheduled, rng), _at(created, rng), rng.choice((1, 2)), None))
 
     invoices = []
     for iid in range(1, options.seed_invoices + 1):

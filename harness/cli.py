@@ -84,6 +84,8 @@ def _print_outcome(result: RunResult, path: Path) -> None:
     verdict = "GO" if result.verdict.passed else "NO-GO"
     if result.status != "complete":
         verdict += " (partial run)"
+    for notice in result.notices:
+        print(f"Notice: {notice}")
     print(f"Verdict: {verdict}")
     lines = result.verdict.reasons + [b.reason for b in result.verdict.breaches]
     for reason in lines[:8]:

@@ -41,9 +41,7 @@ class DemoBackend:
         self.url = ""
 
     def start(self) -> DemoBackend:
-        self.proc = subprocess.Popen(
-            self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
-        )
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
         line: list[str] = []
 
         def read() -> None:

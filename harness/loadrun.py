@@ -469,9 +469,7 @@ def run_master(
         runner.quit()
 
 
-def run_worker(
-    lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int = 1
-) -> Recorder:
+def run_worker(lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int = 1) -> Recorder:
     """Serve a master: record locally, ship histograms through ``report_to_master``, flush on request."""
     recorder = Recorder(t0=time.time(), warmup_s=lp.plan.run.warmup_s, bucket_s=timeline_bucket_s(phase.duration_s))
     classes = _scenario_users(lp, phase, worker_share=1.0 / max(1, workers))

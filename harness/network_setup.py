@@ -70,15 +70,22 @@ class Shaping:
 
 
 def start_shaping(prof: ResolvedProfile, requested: str, seed: int = 0) -> Shaping:
-    """Start the shaping backend for a profile. The kernel backend falls back to the proxy, saying so."""
+    """Start the shaping backend for a profile: netem where asked for and the kernel has it, else the proxy.
+
+    Either way the load talks to an HTTP proxy at ``host:port``; with netem that proxy does no shaping and its
+    upstream connections cross a netem link (``harness.network.kernel``). A fallback carries a one-line notice.
+    """
     from harness.network.netem import choose_backend
-    from harness.network.proxy import start_proxy
 
     notice = ""
     if requested in ("netem", "auto"):
         backend, notice = choose_backend(requested)
         if backend == "netem":
-            # the kernel backend shapes a namespace; the load generator does not run inside one yet
-            notice = "netem is available, but load runs through the shaping proxy (netem is used by tests only)"
+            from harness.network.kernel import start_kernel_shaping
+
+            kernel = start_kernel_shaping(prof.profile)
+            return Shaping(handle=kernel, host=kernel.host, port=kernel.port, backend="netem")
+    from harness.network.proxy import start_proxy
+
     handle = start_proxy(prof.profile, seed=seed)  # raises NetworkError with the proxy's own message
     return Shaping(handle=handle, host=handle.host, port=handle.port, backend="proxy", notice=notice)

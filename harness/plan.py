@@ -162,9 +162,7 @@ class Plan(_Strict):
         seen: set[str] = set()
         for i, name in enumerate(names):
             if name in seen:
-                raise ValueError(
-                    f"@endpoints[{i}].name@ '{name}' is used twice; endpoint names must be unique"
-                )
+                raise ValueError(f"@endpoints[{i}].name@ '{name}' is used twice; endpoint names must be unique")
             seen.add(name)
         known = set(names)
         sc = self.scenarios
@@ -182,9 +180,7 @@ class Plan(_Strict):
             refs += [("scenarios.steady.rates", s) for s in sc.steady.rates]
         for key, ref in refs:
             if ref not in known:
-                raise ValueError(
-                    f"@{key}@ unknown endpoint '{ref}'; known endpoints: {', '.join(sorted(known))}"
-                )
+                raise ValueError(f"@{key}@ unknown endpoint '{ref}'; known endpoints: {', '.join(sorted(known))}")
         if sc.repeated_logins and self.login is None:
             raise ValueError("@login@ repeated_logins needs a 'login' section (path, username, password_env)")
         if not any((sc.repeated_logins, sc.three_prospects, sc.demo_session, sc.steady)):
@@ -252,9 +248,7 @@ def _hint(error: dict[str, Any]) -> str:
 def parse_plan(data: Any, path: str) -> Plan:
     """Validate an already-parsed mapping; raise PlanError with file and key path."""
     if not isinstance(data, dict):
-        raise PlanError(
-            "the plan must be a YAML mapping (key: value), e.g. 'target: {base_url: ...}'", path=path
-        )
+        raise PlanError("the plan must be a YAML mapping (key: value), e.g. 'target: {base_url: ...}'", path=path)
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
@@ -293,9 +287,7 @@ def resolve_secrets(plan: Plan, path: str, environ: dict[str, str] | None = None
     return Secrets(username=username, password=password)
 
 
-def load_plan(
-    path: str | Path, environ: dict[str, str] | None = None, *, base_url: str | None = None
-) -> LoadedPlan:
+def load_plan(path: str | Path, environ: dict[str, str] | None = None, *, base_url: str | None = None) -> LoadedPlan:
     """Read, validate and resolve a plan file. ``base_url`` overrides ``target.base_url``."""
     p = Path(path)
     try:

@@ -23,6 +23,7 @@ def timeline_bucket_s(duration_s: float) -> float:
     """Bucket width for a phase: one second for short runs, wider so a series never holds more than ~120."""
     return max(1.0, float(-(-int(duration_s) // MAX_TIMELINE_BUCKETS)))
 
+
 Key = tuple[str, str, str]  # (scenario, endpoint, profile)
 
 

@@ -195,9 +195,7 @@ def error_samples(recorder: Recorder, redact: Any) -> list[ErrorSample]:
     out = []
     for (_, name, _profile), s in recorder.series.items():
         for kind, n in s.error_kinds.items():
-            out.append(
-                ErrorSample(endpoint=name, kind=kind, count=n, example=redact(s.error_examples.get(kind, "")))
-            )
+            out.append(ErrorSample(endpoint=name, kind=kind, count=n, example=redact(s.error_examples.get(kind, ""))))
     return sorted(out, key=lambda e: -e.count)
 
 

@@ -13,9 +13,7 @@ from harness.plan import LoadedPlan
 from harness.recorder import Recorder
 
 
-def worker_command(
-    lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int
-) -> list[str]:
+def worker_command(lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int) -> list[str]:
     cmd = [
         sys.executable,
         "-m",

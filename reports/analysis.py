@@ -127,9 +127,7 @@ def _diagnose(measured: Sequence[EndpointResult]) -> tuple[str | None, Literal["
     blamed = [ep for ep in over if ep.floor_ms is not None and ep.floor_ms >= FLOOR_DOMINANT * ep.budget_ms]
     if blamed and len(blamed) == len(over) and len(over) < len(measured):
         names = ", ".join(ep.profile for ep in blamed)
-        return f"network-bound: over budget only on {names}, where the network floor alone is most of it", (
-            "network"
-        )
+        return f"network-bound: over budget only on {names}, where the network floor alone is most of it", ("network")
     return None, ""
 
 
@@ -299,9 +297,7 @@ def errors_by_kind(result: RunResult) -> list[ErrorKind]:
     if not samples:
         for ep in result.endpoints:
             for kind, count in ep.error_kinds.items():
-                samples.append(
-                    ErrorSample(endpoint=f"{route_label(ep)} [{ep.profile}]", kind=kind, count=count)
-                )
+                samples.append(ErrorSample(endpoint=f"{route_label(ep)} [{ep.profile}]", kind=kind, count=count))
     kinds: dict[str, ErrorKind] = {}
     for sample in samples:
         entry = kinds.setdefault(sample.kind, ErrorKind(kind=sample.kind, count=0))
@@ -360,9 +356,7 @@ def verdict_lines(result: RunResult, *, max_breaches: int = 5) -> tuple[list[str
     def severity(b: Breach) -> float:
         return b.value_ms / b.budget_ms if b.budget_ms > 0 else math.inf
 
-    groups = sorted(
-        (sorted(g, key=severity, reverse=True) for g in by_route.values()), key=lambda g: -severity(g[0])
-    )
+    groups = sorted((sorted(g, key=severity, reverse=True) for g in by_route.values()), key=lambda g: -severity(g[0]))
     for group in groups[:max_breaches]:
         worst = group[0]
         # the engine's own sentence already names route, figure, budget, scenario and profile

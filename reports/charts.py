@@ -107,8 +107,7 @@ def _y_axis(frame: _Frame, ticks: Sequence[float], title: str) -> list[str]:
         y = _num(frame.y(tick))
         out.append(f'<line class="grid" x1="{frame.left}" x2="{frame.right}" y1="{y}" y2="{y}"/>')
         out.append(
-            f'<text class="tick" x="{frame.left - 6}" y="{y}" dy="3.5" text-anchor="end">'
-            f"{_tick_label(tick)}</text>"
+            f'<text class="tick" x="{frame.left - 6}" y="{y}" dy="3.5" text-anchor="end">{_tick_label(tick)}</text>'
         )
     mid = (frame.top + frame.bottom) / 2
     out.append(
@@ -128,9 +127,7 @@ def _legend(curves: Sequence[Curve], extra: Sequence[tuple[str, str, str]] = ())
             f"{escape(scrub(curve.label))}{note}</span>"
         )
     for cls, label, col in extra:
-        items.append(
-            f'<span class="key"><i class="swatch {cls}" style="border-color:{col}"></i>{escape(label)}</span>'
-        )
+        items.append(f'<span class="key"><i class="swatch {cls}" style="border-color:{col}"></i>{escape(label)}</span>')
     return f'<figcaption class="legend">{"".join(items)}</figcaption>'
 
 
@@ -198,9 +195,7 @@ def percentile_chart(curves: Sequence[Curve], *, budget_ms: float | None, x_end:
     return Markup(f'<figure class="chart">{_svg(body, label)}{_legend(keyed, extra)}</figure>')
 
 
-def timeline_chart(
-    curves: Sequence[Curve], bars: Bars | None, *, budget_ms: float | None, label: str
-) -> Markup:
+def timeline_chart(curves: Sequence[Curve], bars: Bars | None, *, budget_ms: float | None, label: str) -> Markup:
     """p95 over time (lines, left axis, ms) over request rate (bars, right axis, req/s; errors in red)."""
     xs = [x for c in curves for x, _ in c.points] + ([x for x, _, _ in bars.points] if bars else [])
     if not xs:
@@ -222,8 +217,7 @@ def timeline_chart(
             top = frame.y2(value)
             height = frame.bottom - top
             body.append(
-                f'<rect class="rate" x="{left}" y="{_num(top)}" width="{_num(bar_w)}" '
-                f'height="{_num(height)}"/>'
+                f'<rect class="rate" x="{left}" y="{_num(top)}" width="{_num(bar_w)}" height="{_num(height)}"/>'
             )
             if err > 0:
                 err_h = max(height * min(err, 1.0), 1.5)
@@ -246,8 +240,7 @@ def timeline_chart(
             break
         px = _num(frame.x(x0 + tick))
         body.append(
-            f'<text class="tick" x="{px}" y="{frame.bottom + 15}" text-anchor="middle">'
-            f"{_tick_label(x0 + tick)}</text>"
+            f'<text class="tick" x="{px}" y="{frame.bottom + 15}" text-anchor="middle">{_tick_label(x0 + tick)}</text>'
         )
     body.append(
         f'<text class="axis-title" x="{_num((frame.left + frame.right) / 2)}" y="{HEIGHT - 4}" '

@@ -53,9 +53,7 @@ def render_markdown(result: RunResult) -> str:
                     fmt_pct(r.error_rate),
                 ]
             )
-        out += _table(
-            ["Route", "Worst on", "p95", "Budget", "\u00d7 budget", "Within budget", "Errors"], rows
-        )
+        out += _table(["Route", "Worst on", "p95", "Budget", "\u00d7 budget", "Within budget", "Errors"], rows)
         hints = [f"- `{r.label}`: {r.hint}" for r in routes if r.hint]
         if hints:
             out += ["", *hints]

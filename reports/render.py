@@ -136,10 +136,7 @@ class RouteCharts:
 
 def _bucket_width(endpoints: list[EndpointResult]) -> float:
     gaps = [
-        b.t_s - a.t_s
-        for ep in endpoints
-        for a, b in zip(ep.timeline, ep.timeline[1:], strict=False)
-        if b.t_s > a.t_s
+        b.t_s - a.t_s for ep in endpoints for a, b in zip(ep.timeline, ep.timeline[1:], strict=False) if b.t_s > a.t_s
     ]
     return statistics.median(gaps) if gaps else 1.0
 
@@ -195,13 +192,9 @@ def _context(result: RunResult, bases: list[Path], out_dir: Path | None) -> dict
     charted = [r for r in routes if any(ep.hdr or ep.timeline for ep in r.by_profile.values())]
     charts = [_route_charts(r, matrix.profiles) for r in charted[:CHARTS_MAX]]
     shots = _mobile_evidence(result, bases, out_dir)
-    endpoints = sorted(
-        result.endpoints, key=lambda ep: (-(analysis.ratio_of(ep) or -1.0), ep.path, ep.profile)
-    )
+    endpoints = sorted(result.endpoints, key=lambda ep: (-(analysis.ratio_of(ep) or -1.0), ep.path, ep.profile))
     network_measured = (
-        bool(result.network)
-        or len(matrix.profiles) > 1
-        or any(ep.floor_ms is not None for ep in result.endpoints)
+        bool(result.network) or len(matrix.profiles) > 1 or any(ep.floor_ms is not None for ep in result.endpoints)
     )
     return {
         "r": result,

@@ -8,9 +8,7 @@ from scenarios.base import Driver, Scenario, Session, think
 class DemoSessionScenario(Scenario):
     name = "demo_session"
 
-    def __init__(
-        self, steps: list[str], weights: dict[str, float], think_time_s: tuple[float, float]
-    ) -> None:
+    def __init__(self, steps: list[str], weights: dict[str, float], think_time_s: tuple[float, float]) -> None:
         self.steps = steps
         self.weights = weights
         self.think_time_s = think_time_s

@@ -12,9 +12,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 
 
-def rehearse(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 240
-) -> subprocess.CompletedProcess[str]:
+def rehearse(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(

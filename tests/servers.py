@@ -48,9 +48,7 @@ class _Running:
 
     def start(self) -> str:
         self.server.RequestHandlerClass = _Handler
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
@@ -82,9 +80,7 @@ class DistributionServer(_Running):
 
 
 class StallServer(_Running):
-    def __init__(
-        self, stall_ms: float = 1000.0, every_s: float = 5.0, first_stall_after_s: float = 1.0
-    ) -> None:
+    def __init__(self, stall_ms: float = 1000.0, every_s: float = 5.0, first_stall_after_s: float = 1.0) -> None:
         self.stall_s = stall_ms / 1000.0
         self.every_s = every_s
         self.first_after = first_stall_after_s
@@ -132,7 +128,5 @@ class StallServer(_Running):
         client cannot see (the first request's own latency shifts the server's anchor): the truth over all
         such phases, lowest and highest."""
         spacing = 1.0 / rate
-        truths = [
-            self.true_percentile_ms(p, rate, slots, base_ms, phase_s=-spacing * i / 20) for i in range(20)
-        ]
+        truths = [self.true_percentile_ms(p, rate, slots, base_ms, phase_s=-spacing * i / 20) for i in range(20)]
         return min(truths), max(truths)

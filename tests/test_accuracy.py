@@ -26,9 +26,7 @@ def _quantile(values: list[float], p: float) -> float:
     return ordered[max(0, int(p / 100.0 * len(ordered) + 0.5) - 1)]
 
 
-def test_percentiles_match_a_known_server_side_distribution(
-    dist_server: DistributionServer, tmp_path: Path
-) -> None:
+def test_percentiles_match_a_known_server_side_distribution(dist_server: DistributionServer, tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text(
         "target: {base_url: 'http://127.0.0.1:9'}\n"

@@ -152,9 +152,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_login_ok_returns_token_and_user(shared_server: DemoServer) -> None:
-    response = httpx.post(
-        f"{shared_server.url}/api/auth/login", json={"email": FOUNDER, "password": DEFAULT_PASSWORD}
-    )
+    response = httpx.post(f"{shared_server.url}/api/auth/login", json={"email": FOUNDER, "password": DEFAULT_PASSWORD})
     assert response.status_code == 200
     body = response.json()
     assert len(body["token"]) >= 32
@@ -183,9 +181,7 @@ def test_all_seeded_users_can_log_in(shared_server: DemoServer) -> None:
     emails = ["sales@demo.example", *(f"prospect{n}@demo.example" for n in range(1, 6))]
     for email in emails:
         token = login(shared_server.url, email, DEFAULT_PASSWORD)
-        assert (
-            httpx.get(f"{shared_server.url}/api/me", headers=bearer(token)).json()["user"]["email"] == email
-        )
+        assert httpx.get(f"{shared_server.url}/api/me", headers=bearer(token)).json()["user"]["email"] == email
 
 
 @pytest.mark.parametrize("path", ["/api/me", "/api/dashboard", "/api/jobs", "/api/reports/revenue"])
@@ -237,9 +233,7 @@ def test_jobs_pagination(shared_server: DemoServer, token: str) -> None:
         assert max(ids2) < min(ids1)
         default = client.get("/api/jobs", headers=bearer(token)).json()
         assert default["page"] == 1 and default["per_page"] == 20
-        last = client.get(
-            "/api/jobs", params={"page": page1["pages"], "per_page": 20}, headers=bearer(token)
-        ).json()
+        last = client.get("/api/jobs", params={"page": page1["pages"], "per_page": 20}, headers=bearer(token)).json()
         assert 1 <= len(last["items"]) <= 20
         beyond = client.get(
             "/api/jobs", params={"page": page1["pages"] + 1, "per_page": 20}, headers=bearer(token)
@@ -301,22 +295,16 @@ def test_cache_control_no_store_on_api(shared_server: DemoServer, token: str) ->
         assert health.status_code == 200 and health.json() == {"ok": True}
 
 
-def test_revenue_report_is_much_slower_than_healthz_and_dashboard(
-    shared_server: DemoServer, token: str
-) -> None:
+def test_revenue_report_is_much_slower_than_healthz_and_dashboard(shared_server: DemoServer, token: str) -> None:
     with shared_server.client() as client:
         report = client.get("/api/reports/revenue", headers=bearer(token))
         assert report.status_code == 200
         body = report.json()
         assert body["rows"] and body["total_cents"] == sum(m["revenue_cents"] for m in body["months"])
-        revenue = statistics.median(
-            timed_get(client, "/api/reports/revenue", bearer(token)) for _ in range(3)
-        )
+        revenue = statistics.median(timed_get(client, "/api/reports/revenue", bearer(token)) for _ in range(3))
         dashboard = statistics.median(timed_get(client, "/api/dashboard", bearer(token)) for _ in range(5))
         health = statistics.median(timed_get(client, "/healthz") for _ in range(5))
-    print(
-        f"p50 revenue={revenue * 1000:.1f}ms dashboard={dashboard * 1000:.1f}ms healthz={health * 1000:.1f}ms"
-    )
+    print(f"p50 revenue={revenue * 1000:.1f}ms dashboard={dashboard * 1000:.1f}ms healthz={health * 1000:.1f}ms")
     assert revenue > 20 * health
     assert revenue > 10 * dashboard
 
@@ -365,13 +353,9 @@ def test_lazy_init_zero_first_request_fast_and_clean_stop(
     assert not [p.name for p in tmp.iterdir() if p.name.startswith("rehearse-demo-")]  # removed on stop
 
 
-def test_password_from_env_and_explicit_db_kept(
-    server_factory: Callable[..., DemoServer], tmp_path: Path
-) -> None:
+def test_password_from_env_and_explicit_db_kept(server_factory: Callable[..., DemoServer], tmp_path: Path) -> None:
     db = tmp_path / "demo.sqlite3"
-    server = server_factory(
-        "--lazy-init-ms", "0", "--db", str(db), env={"REHEARSE_DEMO_PASSWORD": "another-secret-pw"}
-    )
+    server = server_factory("--lazy-init-ms", "0", "--db", str(db), env={"REHEARSE_DEMO_PASSWORD": "another-secret-pw"})
     bad = httpx.post(f"{server.url}/api/auth/login", json={"email": FOUNDER, "password": DEFAULT_PASSWORD})
     assert bad.status_code == 401
     assert login(server.url, FOUNDER, "another-secret-pw")
@@ -386,9 +370,7 @@ def test_password_from_env_and_explicit_db_kept(
 
 
 def test_serialize_route_queues_concurrent_requests(server_factory: Callable[..., DemoServer]) -> None:
-    server = server_factory(
-        "--lazy-init-ms", "0", "--serialize-route", "/api/dashboard", "--slow-dashboard-ms", "250"
-    )
+    server = server_factory("--lazy-init-ms", "0", "--serialize-route", "/api/dashboard", "--slow-dashboard-ms", "250")
     headers = bearer(login(server.url, FOUNDER, DEFAULT_PASSWORD))
     with server.client() as client:
         solo = statistics.median(timed_get(client, "/api/dashboard", headers) for _ in range(2))

@@ -29,7 +29,11 @@ def test_ctrl_c_writes_a_partial_report(tmp_path: Path) -> None:
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", str(plan), "--base-url", url, "--out", str(tmp_path), "--run-id", "i"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
     )
     try:
         # wait for the server to have answered real load (an observable event, bounded), then press Ctrl-C

@@ -43,7 +43,7 @@ def _plan(tmp: Path, duration: int, with_load: bool = True) -> Path:
 
 def test_flows_run_before_and_while_the_load_runs(tmp_path: Path) -> None:
     plan = _plan(tmp_path, duration=10)
-    with DemoBackend(lazy_init_ms=0, password=ENV['REHEARSE_PASSWORD']) as backend:
+    with DemoBackend(lazy_init_ms=0, password=ENV["REHEARSE_PASSWORD"]) as backend:
         proc = rehearse("run", str(plan), "--base-url", backend.url, "--out", str(tmp_path), "--run-id", "m", env=ENV)
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     data = load_results(tmp_path, "m")
@@ -64,7 +64,7 @@ def test_flows_run_before_and_while_the_load_runs(tmp_path: Path) -> None:
 
 def test_slow_dashboard_fails_its_budget_and_exits_1(tmp_path: Path) -> None:
     plan = _plan(tmp_path, duration=5, with_load=False)
-    with DemoBackend(lazy_init_ms=0, slow_dashboard_ms=3500, password=ENV['REHEARSE_PASSWORD']) as backend:
+    with DemoBackend(lazy_init_ms=0, slow_dashboard_ms=3500, password=ENV["REHEARSE_PASSWORD"]) as backend:
         proc = rehearse("mobile", str(plan), "--base-url", backend.url, "--out", str(tmp_path), env=ENV)
     assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]

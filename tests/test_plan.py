@@ -30,9 +30,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "key", "text"), CASES)
-def test_bad_plan_is_one_line_exit_2(
-    name: str, key: str, text: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_plan_is_one_line_exit_2(name: str, key: str, text: str, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["validate", str(FIXTURES / name)])
     err = capsys.readouterr().err.strip()
     assert code == 2

@@ -49,3 +49,35 @@ profiles:
     assert data["network"]["backend"] == "proxy"
     assert [p["name"] for p in data["network"]["profiles"]] == ["direct", "slow-link"]
     assert data["verdict"]["passed"] is True and proc.returncode == 0
+
+
+def test_auto_backend_uses_netem_where_the_kernel_has_it_else_says_why(tmp_path: Path) -> None:
+    from harness.network.netem import detect_netem
+
+    available, reason = detect_netem()
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        """
+target: {base_url: "http://127.0.0.1:9"}
+endpoints:
+  - {name: health, path: /healthz, auth: false}
+scenarios:
+  demo_session: {users: 2, steps: [health], think_time_s: [0.05, 0.1]}
+run: {duration_s: 3, max_requests: 1000, network_backend: auto}
+profiles:
+  - {name: link-60ms, rtt_ms: 60, down_kbit: 5000, up_kbit: 5000}
+"""
+    )
+    with DemoBackend(lazy_init_ms=0, password=ENV["REHEARSE_PASSWORD"]) as backend:
+        proc = rehearse("run", str(plan), "--base-url", backend.url, "--out", str(tmp_path), "--run-id", "a", env=ENV)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = load_results(tmp_path, "a")
+    health = next(e for e in data["endpoints"] if e["name"] == "health" and e["count"])
+    assert 60.0 <= health["floor_ms"] < 65.0
+    assert health["p50_ms"] >= health["floor_ms"] * 0.97  # shaped by whichever backend ran
+    if available:
+        assert data["network"]["backend"] == "netem" and not data["network"]["notice"]
+    else:
+        print(f"auto backend fell back to the proxy: {reason}")
+        assert data["network"]["backend"] == "proxy"
+        assert reason in data["network"]["notice"] and reason in proc.stdout + proc.stderr

@@ -89,12 +89,8 @@ def test_corrected_and_service_histograms_and_warmup() -> None:
 
 
 def test_head_of_line_flag_appears_only_when_requests_serialise() -> None:
-    serial = [
-        BurstRound("d", "direct", [10.0, 20.0, 30.0], [1.0, 1.0, 1.0], 10.0, 5.0, 5.0) for _ in range(5)
-    ]
-    parallel = [
-        BurstRound("d", "direct", [10.0, 11.0, 12.0], [1.0, 1.0, 1.001], 10.0, 5.0, 5.0) for _ in range(5)
-    ]
+    serial = [BurstRound("d", "direct", [10.0, 20.0, 30.0], [1.0, 1.0, 1.0], 10.0, 5.0, 5.0) for _ in range(5)]
+    parallel = [BurstRound("d", "direct", [10.0, 11.0, 12.0], [1.0, 1.0, 1.001], 10.0, 5.0, 5.0) for _ in range(5)]
     assert analyse_bursts(serial, 3, "health")[0].head_of_line
     burst = analyse_bursts(parallel, 3, "health")[0]
     assert not burst.head_of_line

@@ -171,8 +171,7 @@ def test_verdict_banner_reasons_in_plain_words(rendered: dict[str, dict[str, Pat
         assert scrub(reason).replace("'", "&#39;") in html
     worst = max(result.verdict.breaches, key=lambda b: b.value_ms / b.budget_ms)
     assert (
-        analysis.breach_sentence(worst.endpoint, worst.metric, worst.value_ms, worst.budget_ms, worst.profile)
-        in html
+        analysis.breach_sentence(worst.endpoint, worst.metric, worst.value_ms, worst.budget_ms, worst.profile) in html
     )
 
 
@@ -266,9 +265,7 @@ def test_errors_by_kind_falls_back_to_endpoint_counts() -> None:
 
 
 def test_fmt_ratio_near_the_line() -> None:
-    assert (
-        fmt_ratio(1.01) == "1.01\u00d7" and fmt_ratio(0.97) == "0.97\u00d7" and fmt_ratio(4.13) == "4.1\u00d7"
-    )
+    assert fmt_ratio(1.01) == "1.01\u00d7" and fmt_ratio(0.97) == "0.97\u00d7" and fmt_ratio(4.13) == "4.1\u00d7"
 
 
 # ---------------------------------------------------------------- safety: secrets, escaping, no network
@@ -306,15 +303,11 @@ def test_html_is_autoescaped() -> None:
 def test_no_external_references(rendered: dict[str, dict[str, Path]], name: str) -> None:
     html = html_of(rendered, name)
     assert f'<meta http-equiv="Content-Security-Policy" content="{CSP}">' in html
-    refs = re.findall(
-        r"""\b(?:src|href|xlink:href|action|poster|srcset)\s*=\s*["']([^"']*)["']""", html, re.I
-    )
+    refs = re.findall(r"""\b(?:src|href|xlink:href|action|poster|srcset)\s*=\s*["']([^"']*)["']""", html, re.I)
     refs += re.findall(r"url\(([^)]*)\)", html)
     refs += re.findall(r"@import\s+([^;]+)", html)
     for ref in refs:
-        assert ref.startswith(("#", "data:")) or not re.match(r"^\s*(?:[a-z][a-z0-9+.-]*:|//)", ref, re.I), (
-            ref
-        )
+        assert ref.startswith(("#", "data:")) or not re.match(r"^\s*(?:[a-z][a-z0-9+.-]*:|//)", ref, re.I), ref
     assert "<link" not in html.lower()
     assert re.search(r"<script[^>]+src", html, re.I) is None
     assert re.search(r"<(?:iframe|object|embed|base)\b", html, re.I) is None
@@ -425,9 +418,7 @@ def test_markdown_verdict_line(rendered: dict[str, dict[str, Path]], name: str, 
 def test_markdown_mobile_steps_and_escaping() -> None:
     result = bare(
         [ep("direct", 100, path="/a|b")],
-        mobile=[
-            MobileFlow("f", device="Pixel", passed=False, steps=[MobileStep("log in", 1600, 1500, False)])
-        ],
+        mobile=[MobileFlow("f", device="Pixel", passed=False, steps=[MobileStep("log in", 1600, 1500, False)])],
     )
     md = render_markdown(result)
     assert "/a\\|b" in md
@@ -459,8 +450,7 @@ def test_many_routes_stay_bounded() -> None:
 def test_timeline_without_hdr_still_charts() -> None:
     e = ep("direct", 100)
     e.timeline = [
-        TimeBucket(t_s=float(t), count=10, errors=1 if t == 3 else 0, p50_ms=40, p95_ms=90 + t)
-        for t in range(10)
+        TimeBucket(t_s=float(t), count=10, errors=1 if t == 3 else 0, p50_ms=40, p95_ms=90 + t) for t in range(10)
     ]
     html = render_html(bare([e]))
     charts = html.split('id="charts"')[1].split("</section>")[0]

@@ -23,9 +23,7 @@ def test_two_local_workers_share_the_schedule_and_merge(tmp_path: Path) -> None:
             "scenarios: {steady: {rates: {fast: 60, dist: 20}, users: 6}}\n"
             "run: {duration_s: 5, max_requests: 5000}\n"
         )
-        proc = rehearse(
-            "run", str(plan), "--base-url", url, "--workers", "2", "--out", str(tmp_path), "--run-id", "w"
-        )
+        proc = rehearse("run", str(plan), "--base-url", url, "--workers", "2", "--out", str(tmp_path), "--run-id", "w")
     finally:
         server.stop()
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]

@@ -57,9 +57,7 @@ class Shaper:
         self._link_free = start_at
         self._last_delivery = start_at
         self._delay = self._draw_delay()
-        self.transparent = (
-            self._bytes_per_s is None and self._rtt == 0 and self._half_jitter == 0 and self._loss == 0
-        )
+        self.transparent = self._bytes_per_s is None and self._rtt == 0 and self._half_jitter == 0 and self._loss == 0
 
     def _draw_delay(self) -> float:
         if self._half_jitter == 0:

@@ -1,4 +1,7 @@
-"""The kernel backend: ``tc netem`` on a veth pair between two rootless network namespaces.
+"""The kernel backend's link: ``tc netem`` on a veth pair between two rootless network namespaces.
+
+``harness.network.kernel`` puts the load's traffic on this link; this module detects netem, builds the
+namespaces and turns a profile into netem arguments.
 
 Everything happens inside a user namespace we create (``unshare --user --map-root-user --net``), so no root is
 needed and host interfaces are never touched. Where the kernel lacks netem (CONFIG_NET_SCH_NETEM unset, as on
@@ -31,7 +34,8 @@ BACKENDS = ("proxy", "netem", "auto")
 Side = Literal["server", "client"]
 
 _SBIN = ("/usr/sbin", "/sbin")
-_HOLD = "echo ready; exec sleep 2147483647"
+# holds a namespace open until its stdin closes: stop(), or our process ending in any way (even SIGKILL)
+_HOLD = "echo ready; read _ || true"
 
 
 def _tool(name: str) -> str | None:
@@ -132,8 +136,8 @@ class NetemNamespace:
 
     server_addr = "10.213.0.1"
     client_addr = "10.213.0.2"
-    _server_if = "rh-srv"
-    _client_if = "rh-cli"
+    server_if = "rh-srv"
+    client_if = "rh-cli"
 
     def __init__(self, profile: NetworkProfile, *, shape: bool = True, timeout_s: float = 10.0) -> None:
         self.profile = profile
@@ -148,6 +152,10 @@ class NetemNamespace:
             raise NetworkError("the netem namespaces are not running; call start() first")
         return [*self._enter(holder.pid), *argv]
 
+    def holder_pids(self) -> list[int]:
+        """The processes holding the namespaces open (the namespaces end with them)."""
+        return [holder.pid for holder in self._holders.values()]
+
     def run(self, argv: Sequence[str], side: Side, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` to completion inside ``side``; raises NetworkError when it fails."""
         wrapped = self.command(argv, side)
@@ -158,9 +166,7 @@ class NetemNamespace:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise NetworkError(f"netem setup: {' '.join(argv)}: {exc}") from exc
         if proc.returncode != 0:
-            raise NetworkError(
-                f"netem setup: {' '.join(argv)} failed: {proc.stderr.strip() or proc.returncode}"
-            )
+            raise NetworkError(f"netem setup: {' '.join(argv)} failed: {proc.stderr.strip() or proc.returncode}")
         return proc
 
     def start(self) -> NetemNamespace:
@@ -171,11 +177,9 @@ class NetemNamespace:
         try:
             server = self._hold([unshare, "--user", "--map-root-user", "--net", "sh", "-c", _HOLD])
             self._holders["server"] = server
-            self._holders["client"] = self._hold(
-                [*self._enter(server.pid), unshare, "--net", "sh", "-c", _HOLD]
-            )
+            self._holders["client"] = self._hold([*self._enter(server.pid), unshare, "--net", "sh", "-c", _HOLD])
             client_pid = str(self._holders["client"].pid)
-            s, c = self._server_if, self._client_if
+            s, c = self.server_if, self.client_if
             for argv in (
                 [ip, "link", "set", "lo", "up"],
                 [ip, "link", "add", s, "type", "veth", "peer", "name", c, "netns", client_pid],
@@ -204,6 +208,9 @@ class NetemNamespace:
             holder = self._holders.pop(side, None)
             if holder is None:
                 continue
+            if holder.stdin is not None:
+                with contextlib.suppress(OSError):
+                    holder.stdin.close()
             if holder.poll() is None:
                 holder.terminate()
                 try:
@@ -230,9 +237,7 @@ class NetemNamespace:
     def _hold(self, argv: list[str]) -> subprocess.Popen[bytes]:
         """Start a process that only holds a namespace open, and wait for its "ready" line."""
         try:
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-            )
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:
             raise NetworkError(f"cannot create a network namespace: {exc}") from exc
         assert proc.stdout is not None

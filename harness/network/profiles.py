@@ -58,9 +58,7 @@ class NetworkProfile:
         for key in ("down_kbit", "up_kbit"):
             value = getattr(self, key)
             if value is not None and (not _is_number(value) or not math.isfinite(value) or value <= 0):
-                raise ProfileError(
-                    f"must be a number > 0 (kbit/s) or null for unlimited, got {value!r}", key=key
-                )
+                raise ProfileError(f"must be a number > 0 (kbit/s) or null for unlimited, got {value!r}", key=key)
 
     @property
     def is_direct(self) -> bool:
@@ -144,9 +142,7 @@ PRESETS: dict[str, NetworkProfile] = {
             source=f"{_DEVTOOLS}: Slow 4G / {_LIGHTHOUSE}: mobileSlow4G",
         ),
         # Lighthouse mobileRegular3G: 300 ms, 700 kbit/s (DevTools applies 630/630 after its x0.9).
-        NetworkProfile(
-            "3g", rtt_ms=300, down_kbit=700, up_kbit=700, source=f"{_LIGHTHOUSE}: mobileRegular3G"
-        ),
+        NetworkProfile("3g", rtt_ms=300, down_kbit=700, up_kbit=700, source=f"{_LIGHTHOUSE}: mobileRegular3G"),
         NetworkProfile("wpt-fios", rtt_ms=4, down_kbit=20000, up_kbit=5000, source=f"{_WPT}: FIOS"),
         NetworkProfile("wpt-cable", rtt_ms=28, down_kbit=5000, up_kbit=1000, source=f"{_WPT}: Cable"),
         NetworkProfile("wpt-dsl", rtt_ms=50, down_kbit=1500, up_kbit=384, source=f"{_WPT}: DSL"),
@@ -161,6 +157,4 @@ def get_profile(name: str) -> NetworkProfile:
     try:
         return PRESETS[name]
     except KeyError:
-        raise UnknownProfileError(
-            f"unknown network profile {name!r}; known profiles: {', '.join(PRESETS)}"
-        ) from None
+        raise UnknownProfileError(f"unknown network profile {name!r}; known profiles: {', '.join(PRESETS)}") from None

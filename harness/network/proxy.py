@@ -28,26 +28,23 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
-import selectors
 import signal
-import subprocess
+import socket
 import sys
-import threading
-import time
-from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.errors import NetworkError
 from harness.network.link import DelayedWriter, Shaper, new_event_loop
 from harness.network.profiles import NetworkProfile, ProfileError, get_profile
+from harness.network.relay import relay_preamble
+from harness.network.spawn import ChildHandle, spawn_ready, stop_on_stdin_eof
 
 __all__ = ["ProxyHandle", "main", "start_proxy"]
+
+ProxyHandle = ChildHandle
 
 _READ_SIZE = 65536
 _MAX_HEAD_BYTES = 65536
@@ -177,9 +174,7 @@ def _error_response(status: int, reason: str, detail: str) -> bytes:
 
 
 class _Upstream:
-    def __init__(
-        self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.key = key
         self.reader = reader
         self.writer = writer
@@ -213,11 +208,10 @@ class _ClientConnection:
         }
         # The TCP handshake: request bytes may not start on the link until one RTT after the connect.
         self._up_shaper = Shaper(rate_kbit=profile.up_kbit, start_at=self._accepted + self._rtt_s, **common)
-        self._down = DelayedWriter(
-            Shaper(rate_kbit=profile.down_kbit, start_at=self._accepted, **common), writer
-        )
+        self._down = DelayedWriter(Shaper(rate_kbit=profile.down_kbit, start_at=self._accepted, **common), writer)
         self._up_pipe: DelayedWriter | None = None
         self._upstream: _Upstream | None = None
+        self._via = server.via
 
     async def run(self) -> None:
         try:
@@ -333,8 +327,12 @@ class _ClientConnection:
 
     async def _open_upstream(self, key: tuple[str, int]) -> bool:
         host, port = key
+        via = self._via
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), _CONNECT_TIMEOUT_S)
+            where = (host, port) if via is None else via
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(*where), _CONNECT_TIMEOUT_S)
+            if via is not None:
+                writer.write(relay_preamble(host, port))
         except (OSError, TimeoutError) as exc:
             detail = f"cannot connect to {host}:{port}: {exc.__class__.__name__}: {exc}"
             await self._fail(502, "Bad Gateway", detail)
@@ -419,9 +417,10 @@ class _ClientConnection:
 
 
 class _ProxyServer:
-    def __init__(self, profile: NetworkProfile, seed: int) -> None:
+    def __init__(self, profile: NetworkProfile, seed: int, via: tuple[str, int] | None = None) -> None:
         self.profile = profile
         self.seed = seed
+        self.via = via
         self.stats = _Stats()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -438,12 +437,17 @@ class _ProxyServer:
             self.stats.active -= 1
             self._tasks.discard(task)
 
-    async def serve(self, host: str, port: int) -> int:
+    async def serve(self, host: str, port: int, sock: socket.socket | None = None, *, watch_stdin: bool = False) -> int:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        server = await asyncio.start_server(self._on_client, host, port, limit=_MAX_HEAD_BYTES, backlog=1024)
+        if watch_stdin:
+            stop_on_stdin_eof(loop, stop)
+        if sock is not None:
+            server = await asyncio.start_server(self._on_client, sock=sock, limit=_MAX_HEAD_BYTES)
+        else:
+            server = await asyncio.start_server(self._on_client, host, port, limit=_MAX_HEAD_BYTES, backlog=1024)
         bound = server.sockets[0].getsockname()
         print(f"READY {bound[0]} {bound[1]}", flush=True)
         await stop.wait()
@@ -464,9 +468,7 @@ def _raise_open_file_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:
         with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(
-                resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard)
-            )
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -480,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 = any free port (the READY line says which)")
     parser.add_argument("--seed", type=int, default=0, help="seeds jitter and loss, per client connection")
+    parser.add_argument("--listen-fd", type=int, help="serve on this inherited listening socket instead")
+    parser.add_argument("--via", help="HOST:PORT of a relay that opens every upstream connection")
+    parser.add_argument("--stop-on-stdin-eof", action="store_true", help="stop when stdin closes (the parent's pipe)")
     args = parser.parse_args(argv)
     try:
         if args.profile_json is not None:
@@ -489,161 +494,55 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, ProfileError) as exc:
         print(f"rehearse proxy: bad profile: {exc}", file=sys.stderr)
         return 2
+    via: tuple[str, int] | None = None
+    if args.via is not None:
+        via_host, _, via_port = args.via.rpartition(":")
+        if not via_host or not via_port.isdigit():
+            print(f"rehearse proxy: --via wants HOST:PORT, not {args.via!r}", file=sys.stderr)
+            return 2
+        via = (via_host, int(via_port))
+    sock = socket.socket(fileno=args.listen_fd) if args.listen_fd is not None else None
     _raise_open_file_limit()
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
-            return runner.run(_ProxyServer(profile, args.seed).serve(args.host, args.port))
+            return runner.run(
+                _ProxyServer(profile, args.seed, via).serve(
+                    args.host, args.port, sock, watch_stdin=args.stop_on_stdin_eof
+                )
+            )
     except OSError as exc:
         print(f"rehearse proxy: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 3
 
 
-# ------------------------------------------------------------------------------------- the parent's handle
-
-
-class ProxyHandle:
-    """A running proxy subprocess; ``stop()`` (or leaving the ``with`` block) ends it."""
-
-    def __init__(self, process: subprocess.Popen[bytes], host: str, port: int, stderr: _StderrTail) -> None:
-        self.process = process
-        self.host = host
-        self.port = port
-        self._stderr = stderr
-        self.stats: dict[str, int] | None = None
-
-    @property
-    def url(self) -> str:
-        """``http://host:port``, for ``httpx.Client(proxy=...)`` and the like."""
-        return f"http://{self.host}:{self.port}"
-
-    def stop(self, timeout_s: float = 5.0) -> dict[str, int]:
-        """SIGTERM the proxy, wait for it, and return its byte/connection counters (empty if it had none)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout_s)
-        self._stderr.join(timeout_s)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.stats = self._stderr.stats()
-        return self.stats
-
-    def stderr_tail(self) -> str:
-        """The last lines the proxy wrote to stderr."""
-        return self._stderr.text()
-
-    def __enter__(self) -> ProxyHandle:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-
-class _StderrTail:
-    """Drains a pipe on a thread so the child never blocks on a full stderr; keeps the last lines."""
-
-    def __init__(self, stream: Any) -> None:
-        self._lines: deque[str] = deque(maxlen=50)
-        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True, name="proxy-stderr")
-        self._thread.start()
-
-    def _drain(self, stream: Any) -> None:
-        with contextlib.suppress(ValueError, OSError):
-            for raw in iter(stream.readline, b""):
-                self._lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-        stream.close()
-
-    def join(self, timeout_s: float) -> None:
-        self._thread.join(timeout_s)
-
-    def text(self) -> str:
-        return "\n".join(self._lines)
-
-    def stats(self) -> dict[str, int]:
-        for line in reversed(self._lines):
-            if line.startswith("STATS "):
-                with contextlib.suppress(ValueError):
-                    data = json.loads(line[6:])
-                    if isinstance(data, dict):
-                        return {str(k): int(v) for k, v in data.items()}
-        return {}
-
-
-def _read_ready_line(process: subprocess.Popen[bytes], timeout_s: float) -> str:
-    assert process.stdout is not None
-    fd = process.stdout.fileno()
-    deadline = time.monotonic() + timeout_s
-    buffer = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while b"\n" not in buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no READY line within {timeout_s} s")
-            if not selector.select(remaining):
-                continue
-            data = os.read(fd, 4096)
-            if not data:
-                raise EOFError(f"exited with code {process.wait(timeout_s)} before READY")
-            buffer += data
-    return buffer.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
-
-
-def _child_env() -> dict[str, str]:
-    """The parent's environment, with this checkout first on PYTHONPATH so the child runs the same code."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
-
-
 def start_proxy(
-    profile: NetworkProfile, seed: int = 0, timeout_s: float = 10, *, host: str = "127.0.0.1", port: int = 0
-) -> ProxyHandle:
-    """Spawn ``python -m harness.network.proxy`` for ``profile`` and return once it listens."""
-    argv = [
-        sys.executable,
-        "-m",
-        "harness.network.proxy",
-        "--profile-json",
-        json.dumps(profile.to_dict()),
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--seed",
-        str(seed),
-    ]
-    try:
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env()
-        )
-    except OSError as exc:
-        raise NetworkError(f"cannot start the shaping proxy ({argv[0]}): {exc}") from exc
-    assert process.stderr is not None
-    tail = _StderrTail(process.stderr)
-    try:
-        line = _read_ready_line(process, timeout_s)
-        word, ready_host, ready_port = line.split(" ")
-        if word != "READY":
-            raise ValueError(f"unexpected first line {line!r}")
-        return ProxyHandle(process, ready_host, int(ready_port), tail)
-    except (TimeoutError, EOFError, ValueError) as exc:
-        with contextlib.suppress(OSError):
-            process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout_s)
-        tail.join(1.0)
-        stderr = tail.text().strip()
-        raise NetworkError(
-            f"the shaping proxy for profile {profile.name!r} did not start: {exc}"
-            + (f"; its stderr: {stderr[-800:]}" if stderr else "")
-        ) from exc
+    profile: NetworkProfile,
+    seed: int = 0,
+    timeout_s: float = 10,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    listen_sock: socket.socket | None = None,
+    via: tuple[str, int] | None = None,
+    wrap: Sequence[str] = (),
+) -> ChildHandle:
+    """Spawn ``python -m harness.network.proxy`` for ``profile`` and return once it listens.
+
+    ``listen_sock``: serve on this (already listening) socket instead of ``host:port``; ``via``: send every
+    upstream connection to this relay (see ``harness.network.relay``); ``wrap``: an argv prefix the proxy runs
+    under (``nsenter ...`` for the kernel backend).
+    """
+    argv = [*wrap, sys.executable, "-m", "harness.network.proxy", "--profile-json", json.dumps(profile.to_dict())]
+    argv += ["--seed", str(seed)]
+    pass_fds: tuple[int, ...] = ()
+    if listen_sock is not None:
+        argv += ["--listen-fd", str(listen_sock.fileno())]
+        pass_fds = (listen_sock.fileno(),)
+    else:
+        argv += ["--host", host, "--port", str(port)]
+    if via is not None:
+        argv += ["--via", f"{via[0]}:{via[1]}"]
+    return spawn_ready(argv, f"the shaping proxy for profile {profile.name!r}", timeout_s, pass_fds=pass_fds)
 
 
 if __name__ == "__main__":
