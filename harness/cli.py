@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--fresh-target",
         action="store_true",
-        help="start a fresh bundled demo backend for this run (its first requests are cold starts)",
+        help="restart the target first with the plan's target.restart command (its first requests are cold starts)",
     )
     run.add_argument("--master", action="store_true", help="be a master for workers on other machines")
     run.add_argument("--expect-workers", type=int, default=1, help="with --master: workers to wait for")
@@ -111,12 +111,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         phase = Phase(args.profile_name, proxy, duration, args.max_requests or lp.plan.run.max_requests)
         run_worker(lp, phase, args.master_host, args.master_port, args.worker_share)
         return EXIT_PASS
-    if args.fresh_target:
-        from harness.demo_target import DemoBackend
-
-        with DemoBackend() as backend:
-            print(f"Fresh demo backend: {backend.url}")
-            return _run_loaded(args, load_plan(args.plan, base_url=backend.url))
     return _run_loaded(args, lp)
 
 
@@ -130,6 +124,7 @@ def _run_loaded(args: argparse.Namespace, lp: LoadedPlan) -> int:
         max_requests=args.max_requests,
         workers=args.workers,
         mobile=not args.no_mobile,
+        fresh_target=args.fresh_target,
     )
     if args.master:
         host, port = args.master_bind.rsplit(":", 1)

@@ -26,11 +26,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Restart(_Strict):
+    """How ``rehearse run --fresh-target`` restarts (or redeploys) the target, and how it knows it is back."""
+
+    command: str | list[str]  # a string runs under ``sh -c``; a list is the argv itself
+    ready_path: str = "/"
+    timeout_s: float = Field(default=120.0, gt=0)  # for the command, then again for readiness
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str | list[str]) -> str | list[str]:
+        if not (value.strip() if isinstance(value, str) else value and value[0].strip()):
+            raise ValueError("must name a command, e.g. 'docker compose restart api' or [systemctl, restart, api]")
+        return value
+
+    @field_validator("ready_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /, e.g. /healthz")
+        return value
+
+
 class Target(_Strict):
     base_url: str
     verify_tls: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_s: float = Field(default=30.0, gt=0)
+    restart: Restart | None = None
 
     @field_validator("base_url")
     @classmethod

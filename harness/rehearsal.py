@@ -42,6 +42,7 @@ class RunOptions:
     master_bind: tuple[str, int] | None = None  # --master: workers on other machines connect here
     expect_workers: int = 1
     notices: list[str] = field(default_factory=list)
+    fresh_target: bool = False  # restart the target first (plan's target.restart): the load meets the cold starts
 
 
 class _Interrupt:
@@ -87,6 +88,13 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
     cap = opts.max_requests if opts.max_requests is not None else plan.run.max_requests
     profiles: list[ResolvedProfile] = resolve_profiles(plan, lp.path)
     notices = list(opts.notices)
+    if opts.fresh_target:
+        from harness.restart import restart_target
+
+        _, restarted = restart_target(lp)  # before anything is measured: a failure here is exit 3, nothing lost
+        notices.append(restarted)
+    # after a fresh restart the load, not the browser, must send the first requests: the baseline flow runs last
+    baseline_first = not opts.fresh_target
     started_at = now_iso()
     recorder = Recorder(t0=time.time(), warmup_s=plan.run.warmup_s, bucket_s=timeline_bucket_s(duration))
     status = "complete"
@@ -98,7 +106,7 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
 
     with _Interrupt() as interrupt, Progress(total_s, opts.progress) as progress, ExitStack() as stack:
         try:
-            if plan.mobile and opts.mobile:
+            if plan.mobile and opts.mobile and baseline_first:
                 from harness.mobile_phase import run_mobile_phase
 
                 mobile = run_mobile_phase(lp, out_dir, "baseline", profiles[0])
@@ -155,6 +163,14 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
         for job in under_load:
             # a job started is always reaped: on Ctrl-C it is stopped, never left running
             mobile = (mobile or []) + (job.stop() if interrupt.hit or status == "partial" else job.wait())
+        if plan.mobile and opts.mobile and not baseline_first and status == "complete" and not interrupt.hit:
+            from harness.mobile_phase import run_mobile_phase
+
+            try:
+                mobile = run_mobile_phase(lp, out_dir, "baseline", profiles[0]) + (mobile or [])
+            except HarnessError as exc:
+                status, failure = "partial", exc
+                notices.append(f"run stopped early: {exc}")
         if interrupt.hit:
             status = "partial"
             if not any("interrupted" in n for n in notices):
