@@ -223,6 +223,15 @@ def test_server_time_hint() -> None:
     assert small[0].label == "GET /api/reports/revenue" and small[0].hint_kind == "server"
 
 
+def test_matrix_shows_each_profiles_own_budget_when_they_differ() -> None:
+    same = render_html(bare([ep("direct", 200), ep("broadband", 250)]))
+    differ = render_html(bare([ep("direct", 200), ep("slow-4g", 1200, budget=1500)]))
+    assert "per profile" not in same and "cell-budget" not in same
+    matrix = differ[differ.index('<table class="matrix">') :]
+    assert "per profile" in matrix
+    assert re.findall(r'cell-budget">budget ([^<]+)<', matrix) == ["300 ms", "1,500 ms"]
+
+
 def test_profile_matrix() -> None:
     result = load("large")
     matrix = analysis.profile_matrix(result)
