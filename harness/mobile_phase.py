@@ -70,6 +70,9 @@ class MobileJob:
             cmd += ["--profile-json", json.dumps(profile.to_dict())]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
     def stop(self) -> list[MobileFlow]:
         if self.proc.poll() is None:
             self.proc.terminate()

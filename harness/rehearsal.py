@@ -77,6 +77,17 @@ def _worst_p95(recorder: Recorder) -> float | None:
     return worst
 
 
+def _reap_under_load(job: Any, profile: str) -> list[MobileFlow]:
+    """Wait for one profile's under-load flows; say so on each flow when they outlasted the load phase."""
+    outlasted = job.running()
+    flows: list[MobileFlow] = job.wait()
+    if outlasted:
+        note = f"the flows outlasted the {profile} load phase: their last steps ran without load"
+        for flow in flows:
+            flow.notice = f"{flow.notice}; {note}" if flow.notice else note
+    return flows
+
+
 def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResult, Path]:
     """Rehearse a plan; always returns a result (status ``partial`` if interrupted or a phase failed)."""
     opts = options or RunOptions()
@@ -132,14 +143,14 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
                     elapsed: float,
                     _p: str = prof.name,
                     _o: float = offset,
-                    _first: bool = i == 0,
                     _r: Any = prof,
                     _ramp: float = ramp_s,
                 ) -> None:
                     worst = partial(_worst_p95, recorder)  # scanned only when the line is shown
                     progress.update(_p, _o + elapsed, recorder.total, recorder.total_errors, worst)
-                    # what a prospect sees while others hit the backend: flows start once the load has ramped up
-                    if _first and plan.mobile and opts.mobile and elapsed >= _ramp and not under_load:
+                    # what a prospect sees on this network while others hit the backend: the flows start once
+                    # this profile's load has ramped up
+                    if plan.mobile and opts.mobile and elapsed >= _ramp and not under_load:
                         from harness.mobile_phase import start_mobile_under_load
 
                         under_load.append(start_mobile_under_load(lp, out_dir, _r))
@@ -153,6 +164,9 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
                     run_with_local_workers(lp, phase, recorder, opts.workers, tick, run_master)
                 else:
                     run_local(lp, phase, recorder, tick, stop_flag=lambda: interrupt.hit)
+                if under_load and not interrupt.hit:
+                    # this profile's flows end before the next profile starts: they never straddle two networks
+                    mobile = (mobile or []) + _reap_under_load(under_load.pop(), prof.name)
         except (KeyboardInterrupt, HarnessError) as exc:
             status = "partial"
             if isinstance(exc, HarnessError):

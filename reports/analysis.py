@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from harness.model import Breach, EndpointResult, ErrorSample, RunResult
+from harness.model import Breach, EndpointResult, ErrorSample, MobileStep, RunResult
 from reports.text import fmt_ms as _fmt
 
 Status = Literal["pass", "near", "fail", "none"]
@@ -209,6 +209,27 @@ def profile_matrix(result: RunResult, routes: Sequence[RouteSummary] | None = No
         known = [ep.floor_ms for ep in result.endpoints if ep.profile == profile and ep.floor_ms is not None]
         floors[profile] = min(known) if known else None
     return ProfileMatrix(profiles=profiles, rows=rows, floors=floors)
+
+
+@dataclass
+class MobileStepRow:
+    name: str
+    budget_ms: float | None  # None when the flows gave this step different budgets (or none)
+    cells: list[MobileStep | None]  # one per flow, in result order
+
+
+def mobile_step_rows(result: RunResult) -> list[MobileStepRow]:
+    """Mobile steps x flows (baseline, under load per profile): each step's time side by side."""
+    flows = result.mobile or []
+    names: list[str] = []
+    for flow in flows:
+        names += [step.name for step in flow.steps if step.name not in names]
+    rows: list[MobileStepRow] = []
+    for name in names:
+        cells = [next((step for step in flow.steps if step.name == name), None) for flow in flows]
+        budgets = {c.budget_ms for c in cells if c is not None and c.budget_ms is not None}
+        rows.append(MobileStepRow(name, budgets.pop() if len(budgets) == 1 else None, cells))
+    return rows
 
 
 @dataclass

@@ -17,7 +17,7 @@ def render_junit(result: RunResult) -> str:
     """A ``<testsuites>`` document holding one ``<testsuite name="rehearse">``.
 
     Budget checks: ``classname="budget.<profile>"``, ``name="<METHOD path> [scenario]"``, failing when
-    p95 > budget, skipped when nothing was measured. Mobile steps: ``classname="mobile.<device>.<phase>"``.
+    p95 > budget, skipped when nothing was measured. Mobile steps: ``classname="mobile.<device>.<phase>.<profile>"``.
     Times are in seconds (a budget check's time is its p95).
     """
     suite = ET.Element("testsuite", name="rehearse", timestamp=result.started_at)
@@ -68,7 +68,7 @@ def render_junit(result: RunResult) -> str:
         else:
             ET.SubElement(case, "system-out").text = details
     for flow in result.mobile or []:
-        classname = f"mobile.{flow.device.replace('.', '_')}.{flow.phase}"
+        classname = f"mobile.{flow.device.replace('.', '_')}.{flow.phase}.{flow.profile.replace('.', '_')}"
         for step in flow.steps:
             case = ET.SubElement(
                 suite,

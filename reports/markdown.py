@@ -85,11 +85,12 @@ def render_markdown(result: RunResult) -> str:
     steps = [(flow, step) for flow in result.mobile or [] for step in flow.steps]
     if steps:
         out += _table(
-            ["Device", "Phase", "Step", "Took", "Budget", ""],
+            ["Device", "Phase", "Network", "Step", "Took", "Budget", ""],
             [
                 [
                     flow.device,
                     flow.phase.replace("_", " "),
+                    flow.profile,
                     step.name,
                     fmt_ms(step.duration_ms),
                     fmt_ms(step.budget_ms),

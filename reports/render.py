@@ -203,6 +203,7 @@ def _context(result: RunResult, bases: list[Path], out_dir: Path | None) -> dict
         "routes": routes,
         "slow_routes": routes[:SLOW_ROUTES_SHOWN],
         "matrix": matrix,
+        "mobile_rows": analysis.mobile_step_rows(result),
         "network_measured": network_measured,
         "charts_open": charts[:CHARTS_OPEN],
         "charts_more": charts[CHARTS_OPEN:],

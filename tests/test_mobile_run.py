@@ -23,7 +23,7 @@ ENV = {
 }
 
 
-def _plan(tmp: Path, duration: int, with_load: bool = True) -> Path:
+def _plan(tmp: Path, duration: int, with_load: bool = True, profiles: str = "[direct]") -> Path:
     demo = (REPO / "scenarios" / "plans" / "demo.yaml").read_text()
     head = demo.split("endpoints:")[0]
     mobile = "mobile:" + demo.split("\nmobile:", 1)[1]
@@ -31,7 +31,7 @@ def _plan(tmp: Path, duration: int, with_load: bool = True) -> Path:
         head
         + "endpoints:\n  - {name: dashboard, path: /api/dashboard}\n  - {name: health, path: /healthz, auth: false}\n"
         + "scenarios:\n  demo_session: {users: 2, steps: [dashboard, health], think_time_s: [0.1, 0.2]}\n"
-        + f"run: {{duration_s: {duration}, max_requests: 5000}}\nprofiles: [direct]\n"
+        + f"run: {{duration_s: {duration}, max_requests: 5000}}\nprofiles: {profiles}\n"
         + mobile
     )
     if not with_load:
@@ -41,14 +41,22 @@ def _plan(tmp: Path, duration: int, with_load: bool = True) -> Path:
     return path
 
 
-def test_flows_run_before_and_while_the_load_runs(tmp_path: Path) -> None:
-    plan = _plan(tmp_path, duration=10)
+def test_flows_run_before_and_while_the_load_runs_on_each_profile(tmp_path: Path) -> None:
+    slow = "{name: slow-link, rtt_ms: 300, down_kbit: 4000, up_kbit: 2000, budget_ms: 2000}"
+    plan = _plan(tmp_path, duration=8, profiles=f"[direct, {slow}]")
     with DemoBackend(lazy_init_ms=0, password=ENV["REHEARSE_PASSWORD"]) as backend:
         proc = rehearse("run", str(plan), "--base-url", backend.url, "--out", str(tmp_path), "--run-id", "m", env=ENV)
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     data = load_results(tmp_path, "m")
     flows = data["mobile"]
-    assert [f["phase"] for f in flows] == ["baseline", "under_load"], flows
+    assert [(f["phase"], f["profile"]) for f in flows] == [
+        ("baseline", "direct"),
+        ("under_load", "direct"),
+        ("under_load", "slow-link"),
+    ], flows
+    took = [{s["name"]: s["duration_ms"] for s in f["steps"]} for f in flows]
+    # the slow link's flow ran under its own network conditions: every step pays at least one 300 ms round trip
+    assert all(took[2][step] > took[1][step] + 250 for step in ("app_open", "login", "dashboard")), took
     for flow in flows:
         assert flow["passed"] is True, flow
         assert [s["name"] for s in flow["steps"]] == ["app_open", "login", "dashboard", "write"]

@@ -365,6 +365,33 @@ def test_embedded_screenshots_have_a_total_budget(tmp_path: Path) -> None:
     assert paths["html"].stat().st_size < 2 * 1024 * 1024
 
 
+def test_mobile_steps_side_by_side_per_phase_and_profile() -> None:
+    def flow(phase: str, profile: str, dashboard_ms: float, passed: bool = True) -> MobileFlow:
+        steps = [MobileStep("login", 400, 1500), MobileStep("dashboard", dashboard_ms, 3000, passed)]
+        return MobileFlow("f", device="Pixel", passed=passed, phase=phase, profile=profile, steps=steps)
+
+    result = bare(
+        [],
+        mobile=[
+            flow("baseline", "direct", 900),
+            flow("under_load", "direct", 1100),
+            flow("under_load", "3g", 3400, False),
+        ],
+    )
+    rows = analysis.mobile_step_rows(result)
+    assert [r.name for r in rows] == ["login", "dashboard"]
+    assert [c.duration_ms for c in rows[1].cells if c] == [900, 1100, 3400] and rows[1].budget_ms == 3000
+    html = render_html(result)
+    table = html[html.index('class="matrix mobile-steps"') :]
+    table = table[: table.index("</table>")]
+    assert re.findall(r'<span class="cell (pass|fail)">([^<]+)</span>', table)[-3:] == [
+        ("pass", "900 ms"), ("pass", "1,100 ms"), ("fail", "3,400 ms"),
+    ]  # fmt: skip
+    assert ">3g</div>" in table
+    single = render_html(bare([], mobile=[flow("baseline", "direct", 900)]))
+    assert "mobile-steps" not in single  # one flow: its own card says it all
+
+
 # ---------------------------------------------------------------- JUnit and Markdown
 
 
@@ -397,7 +424,7 @@ def test_junit_structure(rendered: dict[str, dict[str, Path]], name: str) -> Non
         if failure is not None:
             assert "over its" in failure.get("message", "")
     for (flow, step), case in zip(steps, cases[len(result.endpoints) :], strict=True):
-        assert case.get("classname") == f"mobile.{flow.device.replace('.', '_')}.{flow.phase}"
+        assert case.get("classname") == f"mobile.{flow.device.replace('.', '_')}.{flow.phase}.{flow.profile}"
         assert float(case.get("time", "x")) == pytest.approx(step.duration_ms / 1000, abs=1e-3)
         assert (case.find("failure") is not None) == (not step.passed)
     float(suite.get("time", "x"))
@@ -431,7 +458,7 @@ def test_markdown_mobile_steps_and_escaping() -> None:
     )
     md = render_markdown(result)
     assert "/a\\|b" in md
-    assert "| Pixel | baseline | log in | 1,600 ms | 1,500 ms | ❌ |" in md
+    assert "| Pixel | baseline | direct | log in | 1,600 ms | 1,500 ms | ❌ |" in md
 
 
 # ---------------------------------------------------------------- size, speed, imports
