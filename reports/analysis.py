@@ -187,6 +187,7 @@ class ProfileMatrix:
     profiles: list[str]
     rows: list[tuple[RouteSummary, list[MatrixCell | None]]]
     floors: dict[str, float | None]  # the smallest known floor seen per profile
+    budgets: dict[str, float | None] = field(default_factory=dict)  # a profile's budget, when all its routes share it
 
 
 def profile_matrix(result: RunResult, routes: Sequence[RouteSummary] | None = None) -> ProfileMatrix:
@@ -208,7 +209,11 @@ def profile_matrix(result: RunResult, routes: Sequence[RouteSummary] | None = No
     for profile in profiles:
         known = [ep.floor_ms for ep in result.endpoints if ep.profile == profile and ep.floor_ms is not None]
         floors[profile] = min(known) if known else None
-    return ProfileMatrix(profiles=profiles, rows=rows, floors=floors)
+    budgets: dict[str, float | None] = {}
+    for i, profile in enumerate(profiles):
+        seen = {cells[i].budget_ms for _, cells in rows if cells[i] is not None}
+        budgets[profile] = seen.pop() if len(seen) == 1 else None
+    return ProfileMatrix(profiles=profiles, rows=rows, floors=floors, budgets=budgets)
 
 
 @dataclass

@@ -229,7 +229,13 @@ def test_matrix_shows_each_profiles_own_budget_when_they_differ() -> None:
     assert "per profile" not in same and "cell-budget" not in same
     matrix = differ[differ.index('<table class="matrix">') :]
     assert "per profile" in matrix
-    assert re.findall(r'cell-budget">budget ([^<]+)<', matrix) == ["300 ms", "1,500 ms"]
+    assert "· budget 300 ms</div>" in matrix and "· budget 1,500 ms</div>" in matrix  # each profile's own, once
+    assert "cell-budget" not in matrix  # cells repeat a budget only when it differs from their profile's
+    mixed = render_html(
+        bare([ep("direct", 200), ep("slow-4g", 1200, budget=1500), ep("slow-4g", 90, budget=200, path="/y")])
+    )
+    matrix = mixed[mixed.index('<table class="matrix">') :]
+    assert re.findall(r'cell-budget">budget ([^<]+)<', matrix) == ["1,500 ms"]  # only in the row that differs
 
 
 def test_profile_matrix() -> None:

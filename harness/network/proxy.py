@@ -33,10 +33,19 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from harness.network.http1 import (
+    Abort,
+    BadRequest,
+    Request,
+    authority,
+    connect_target,
+    error_response,
+    parse_head,
+    rewrite,
+)
 from harness.network.link import DelayedWriter, Shaper, new_event_loop
 from harness.network.profiles import NetworkProfile, ProfileError, get_profile
 from harness.network.relay import relay_preamble
@@ -51,7 +60,6 @@ _MAX_HEAD_BYTES = 65536
 _CONNECT_TIMEOUT_S = 10.0
 _SWITCH_GRACE_S = 10.0  # another host on the same connection: how long the old one may take to close
 _CLIENT_EOF_GRACE_S = 120.0  # the client half-closed: how long its last responses may take
-_HOP_BY_HOP_DROP = {b"proxy-connection", b"proxy-authorization", b"keep-alive"}
 
 
 @dataclass
@@ -67,107 +75,6 @@ class _Stats:
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
-
-
-# ------------------------------------------------------------------------------------------- HTTP parsing
-
-
-class _Abort(Exception):
-    """The client has been answered (with an error) and the connection ends."""
-
-
-class _BadRequest(Exception):
-    def __init__(self, status: int, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.reason = reason
-
-
-@dataclass
-class _Request:
-    method: bytes
-    target: bytes
-    version: bytes
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-    def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
-
-    def tokens(self, name: bytes) -> set[bytes]:
-        found: set[bytes] = set()
-        for key, value in self.headers:
-            if key.lower() == name:
-                found.update(t.strip().lower() for t in value.split(b","))
-        return found
-
-
-def _parse_head(head: bytes) -> _Request:
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
-        raise _BadRequest(400, "Bad Request", f"malformed request line {lines[0][:200]!r}")
-    request = _Request(parts[0], parts[1], parts[2])
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(b":")
-        if not sep or not name or name != name.strip():
-            raise _BadRequest(400, "Bad Request", f"malformed header line {line[:200]!r}")
-        request.headers.append((name, value.strip()))
-    return request
-
-
-def _authority(request: _Request) -> tuple[str, int, bytes]:
-    """(host, port, origin-form target) of an absolute-form request."""
-    try:
-        url = urlsplit(request.target.decode("ascii"))
-        host, port = url.hostname, url.port
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _BadRequest(400, "Bad Request", f"bad request target {request.target[:200]!r}") from exc
-    if url.scheme == "https":
-        detail = "https:// targets need CONNECT; this proxy does not originate TLS"
-        raise _BadRequest(501, "Not Implemented", detail)
-    if url.scheme != "http" or not host:
-        detail = "this is a proxy: send absolute-form (http://host/path) or CONNECT"
-        raise _BadRequest(400, "Bad Request", detail)
-    path = url.path or "/"
-    if url.query:
-        path += "?" + url.query
-    return host, port or 80, path.encode("ascii")
-
-
-def _connect_target(request: _Request) -> tuple[str, int]:
-    host, sep, port = request.target.decode("ascii", "replace").rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise _BadRequest(400, "Bad Request", f"CONNECT needs host:port, got {request.target[:200]!r}")
-    return host, int(port)
-
-
-def _rewrite(request: _Request, origin_target: bytes, host: str, port: int) -> bytes:
-    out = [b" ".join((request.method, origin_target, request.version))]
-    has_host = False
-    for key, value in request.headers:
-        lower = key.lower()
-        if lower in _HOP_BY_HOP_DROP:
-            continue
-        has_host = has_host or lower == b"host"
-        out.append(key + b": " + value)
-    if not has_host:
-        name = f"[{host}]" if ":" in host else host
-        out.append(b"Host: " + (name if port == 80 else f"{name}:{port}").encode("ascii", "replace"))
-    return b"\r\n".join(out) + b"\r\n\r\n"
-
-
-def _error_response(status: int, reason: str, detail: str) -> bytes:
-    body = f"rehearse proxy: {detail}\n".encode()
-    return (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode() + body
 
 
 # -------------------------------------------------------------------------------------------- connections
@@ -216,9 +123,9 @@ class _ClientConnection:
     async def run(self) -> None:
         try:
             await self._serve()
-        except _BadRequest as exc:
+        except BadRequest as exc:
             await self._fail(exc.status, exc.reason, str(exc))
-        except _Abort:
+        except Abort:
             pass
         except (ConnectionError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             self._stats.errors += 1
@@ -231,20 +138,20 @@ class _ClientConnection:
                 head = await self._reader.readuntil(b"\r\n\r\n")
             except asyncio.IncompleteReadError as exc:
                 if exc.partial.strip():
-                    raise _BadRequest(400, "Bad Request", "connection closed inside a request head") from None
+                    raise BadRequest(400, "Bad Request", "connection closed inside a request head") from None
                 await self._client_eof()
                 return
             except asyncio.LimitOverrunError:
                 too_large = "Request Header Fields Too Large"
-                raise _BadRequest(431, too_large, "request head over 64 KiB") from None
-            request = _parse_head(head)
+                raise BadRequest(431, too_large, "request head over 64 KiB") from None
+            request = parse_head(head)
             if request.method == b"CONNECT":
                 await self._connect_tunnel(request)
                 return
-            host, port, origin_target = _authority(request)
+            host, port, origin_target = authority(request)
             await self._use_upstream((host, port))
             self._stats.requests += 1
-            await self._send_up(_rewrite(request, origin_target, host, port))
+            await self._send_up(rewrite(request, origin_target, host, port))
             if b"upgrade" in request.tokens(b"connection"):
                 await self._tunnel_up()  # e.g. WebSocket: after the head, bytes are no longer HTTP requests
                 return
@@ -255,7 +162,7 @@ class _ClientConnection:
         self._stats.bytes_up += len(data)
         await self._up_pipe.push(data)
 
-    async def _forward_body(self, request: _Request) -> None:
+    async def _forward_body(self, request: Request) -> None:
         if b"chunked" in request.tokens(b"transfer-encoding"):
             await self._forward_chunked()
             return
@@ -267,7 +174,7 @@ class _ClientConnection:
             if remaining < 0:
                 raise ValueError(length_header)
         except ValueError:
-            raise _BadRequest(400, "Bad Request", f"bad Content-Length {length_header[:50]!r}") from None
+            raise BadRequest(400, "Bad Request", f"bad Content-Length {length_header[:50]!r}") from None
         while remaining > 0:
             data = await self._reader.read(min(remaining, _READ_SIZE))
             if not data:
@@ -282,14 +189,14 @@ class _ClientConnection:
             try:
                 size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
-                raise _BadRequest(400, "Bad Request", f"bad chunk size line {line[:50]!r}") from None
+                raise BadRequest(400, "Bad Request", f"bad chunk size line {line[:50]!r}") from None
             if size == 0:
                 for _ in range(1 << 16):  # trailers, then the empty line
                     trailer = await self._reader.readuntil(b"\r\n")
                     await self._send_up(trailer)
                     if trailer == b"\r\n":
                         return
-                raise _BadRequest(400, "Bad Request", "too many trailer lines")
+                raise BadRequest(400, "Bad Request", "too many trailer lines")
             remaining = size + 2  # the data and its CRLF
             while remaining > 0:
                 data = await self._reader.read(min(remaining, _READ_SIZE))
@@ -298,8 +205,8 @@ class _ClientConnection:
                 remaining -= len(data)
                 await self._send_up(data)
 
-    async def _connect_tunnel(self, request: _Request) -> None:
-        host, port = _connect_target(request)
+    async def _connect_tunnel(self, request: Request) -> None:
+        host, port = connect_target(request)
         await self._drop_upstream()
         if not await self._open_upstream((host, port)):
             return
@@ -323,7 +230,7 @@ class _ClientConnection:
             return
         await self._drop_upstream()
         if not await self._open_upstream(key):
-            raise _Abort(f"cannot reach {key}")
+            raise Abort(f"cannot reach {key}")
 
     async def _open_upstream(self, key: tuple[str, int]) -> bool:
         host, port = key
@@ -401,7 +308,7 @@ class _ClientConnection:
         self._stats.errors += 1
         with contextlib.suppress(ConnectionError, OSError):
             await self._drop_upstream()
-            await self._down.push(_error_response(status, reason, detail))
+            await self._down.push(error_response(status, reason, detail))
             await self._down.drained()
 
     async def _close(self) -> None:
