@@ -211,7 +211,7 @@ def profile_matrix(result: RunResult, routes: Sequence[RouteSummary] | None = No
         floors[profile] = min(known) if known else None
     budgets: dict[str, float | None] = {}
     for i, profile in enumerate(profiles):
-        seen = {cells[i].budget_ms for _, cells in rows if cells[i] is not None}
+        seen = {cell.budget_ms for _, cells in rows if (cell := cells[i]) is not None}
         budgets[profile] = seen.pop() if len(seen) == 1 else None
     return ProfileMatrix(profiles=profiles, rows=rows, floors=floors, budgets=budgets)
 
