@@ -43,9 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--worker", action="store_true", help="be a worker of a master")
     run.add_argument("--master-host", default="127.0.0.1")
     run.add_argument("--master-port", type=int, default=5557)
-    run.add_argument("--profile-name", default="direct", help=argparse.SUPPRESS)
+    run.add_argument("--profile-name", default=None, help=argparse.SUPPRESS)  # set by --workers N for its workers
     run.add_argument("--proxy", default=None, help=argparse.SUPPRESS)
-    run.add_argument("--worker-share", type=int, default=1, help=argparse.SUPPRESS)
+    run.add_argument(
+        "--worker-share",
+        type=int,
+        default=1,
+        help="with --worker: how many workers serve the master (each sends 1/N of the steady rates)",
+    )
 
     val = sub.add_parser("validate", help="check a plan file and its environment variables")
     val.add_argument("plan")
@@ -101,15 +106,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     lp = load_plan(args.plan, base_url=args.base_url)
     if args.worker:
-        from harness.loadrun import Phase, Proxy, run_worker
+        duration = args.duration or lp.plan.run.duration_s
+        cap = args.max_requests or lp.plan.run.max_requests
+        if args.profile_name is None:  # on its own machine: every phase of the plan, shaped here
+            from harness.workers import serve_master
+
+            serve_master(lp, args.master_host, args.master_port, args.worker_share, duration, cap)
+            return EXIT_PASS
+        from harness.loadrun import Phase, Proxy, run_worker  # one phase for a local master (--workers N)
 
         proxy = None
         if args.proxy:
             host, port = args.proxy.rsplit(":", 1)
             proxy = Proxy(host, int(port))
-        duration = args.duration or lp.plan.run.duration_s
-        phase = Phase(args.profile_name, proxy, duration, args.max_requests or lp.plan.run.max_requests)
-        run_worker(lp, phase, args.master_host, args.master_port, args.worker_share)
+        run_worker(
+            lp, Phase(args.profile_name, proxy, duration, cap), args.master_host, args.master_port, args.worker_share
+        )
         return EXIT_PASS
     return _run_loaded(args, lp)
 

@@ -41,7 +41,9 @@ T = TypeVar("T")
 
 FLUSH_MSG = "rehearse_flush"
 FLUSHED_MSG = "rehearse_flushed"
+DONE_MSG = "rehearse_done"  # master → workers: no phase follows this one
 DATA_KEY = "rehearse"
+META_KEY = "rehearse_meta"  # plan, profile and rate share of the worker: the master checks they match
 
 
 @dataclass
@@ -418,8 +420,14 @@ def run_master(
     on_bound: Callable[[int], None] | None = None,
     tick: Callable[[float], None] | None = None,
     worker_wait_s: float = 60.0,
+    stop_flag: Callable[[], bool] | None = None,
+    final: Callable[[], bool] | None = None,
 ) -> None:
-    """Drive workers over Locust's master runner; merge their histograms exactly as they report."""
+    """Drive workers over Locust's master runner; merge their histograms exactly as they report.
+
+    ``final()`` says, once the phase is over, that no phase follows: workers serving every phase then stop
+    instead of waiting for one (a mismatched worker, Ctrl-C or the request cap end the run early).
+    """
     classes = _scenario_users(lp, phase)
     env = Environment(user_classes=classes, events=_events(), stop_timeout=5)
     env.rehearse_recorder = recorder  # type: ignore[attr-defined]
@@ -434,7 +442,14 @@ def run_master(
     flushed: set[str] = set()
     all_flushed = Event()
 
+    mismatches: list[str] = []
+
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
+        meta = data.get(META_KEY)
+        if isinstance(meta, dict):
+            problem = _worker_mismatch(meta, lp, phase, expect_workers)
+            if problem and not mismatches:
+                mismatches.append(f"worker {client_id}: {problem}")
         if DATA_KEY in data:
             recorder.merge(data[DATA_KEY])
 
@@ -458,7 +473,9 @@ def run_master(
     try:
         runner.start(_user_count(classes), spawn_rate=lp.plan.run.spawn_rate)
         deadline = t_start + phase.duration_s
-        while time.time() < deadline and recorder.total < phase.max_requests:
+        while time.time() < deadline and recorder.total < phase.max_requests and not mismatches:
+            if stop_flag is not None and stop_flag():
+                break
             gevent.sleep(0.25)
             if tick is not None:
                 tick(time.time() - t_start)
@@ -466,11 +483,33 @@ def run_master(
         runner.stop()
         runner.send_message(FLUSH_MSG)
         all_flushed.wait(timeout=15)
+        if mismatches or (final is not None and final()):
+            runner.send_message(DONE_MSG)
         runner.quit()
+    if mismatches:
+        raise TargetError(mismatches[0])
 
 
-def run_worker(lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int = 1) -> Recorder:
-    """Serve a master: record locally, ship histograms through ``report_to_master``, flush on request."""
+def _worker_mismatch(meta: dict[str, Any], lp: LoadedPlan, phase: Phase, expect_workers: int) -> str:
+    """Why a worker's samples do not belong to this phase ('' when they do)."""
+    if meta.get("plan_sha256") != lp.sha256:
+        return "runs a different plan file than the master (sha256 differs); give every machine the same plan"
+    if meta.get("profile") != phase.profile:
+        return f"is on network profile {meta.get('profile')!r} while the master runs {phase.profile!r}"
+    if lp.plan.scenarios.steady and meta.get("share") != expect_workers:
+        return (
+            f"splits the steady rates {meta.get('share')} ways but {expect_workers} workers serve the master; "
+            f"start it with --worker-share {expect_workers}"
+        )
+    return ""
+
+
+def run_worker(
+    lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int = 1
+) -> tuple[Recorder, bool]:
+    """Serve a master: record locally, ship histograms through ``report_to_master``, flush on request.
+
+    Returns the recorder and whether the master said no phase follows."""
     recorder = Recorder(t0=time.time(), warmup_s=lp.plan.run.warmup_s, bucket_s=timeline_bucket_s(phase.duration_s))
     classes = _scenario_users(lp, phase, worker_share=1.0 / max(1, workers))
     env = Environment(user_classes=classes, events=_events(), stop_timeout=5)
@@ -479,8 +518,11 @@ def run_worker(lp: LoadedPlan, phase: Phase, master_host: str, master_port: int,
     assert isinstance(runner, WorkerRunner)
     _only_our_listener(env)
 
+    meta = {"plan_sha256": lp.sha256, "profile": phase.profile, "share": workers}
+
     def on_report(client_id: str, data: dict[str, Any]) -> None:
         data[DATA_KEY] = recorder.export(reset=True)
+        data[META_KEY] = meta
 
     env.events.report_to_master.add_listener(on_report)  # type: ignore[no-untyped-call]
 
@@ -490,5 +532,7 @@ def run_worker(lp: LoadedPlan, phase: Phase, master_host: str, master_port: int,
         runner.send_message(FLUSHED_MSG)
 
     runner.register_message(FLUSH_MSG, on_flush)
+    done: list[bool] = []
+    runner.register_message(DONE_MSG, lambda *_a, **_k: done.append(True))
     runner.greenlet.join()
-    return recorder
+    return recorder, bool(done)

@@ -157,7 +157,17 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
 
                 if opts.master_bind is not None:
                     host, port = opts.master_bind
-                    run_master(lp, phase, recorder, opts.expect_workers, host, port, tick=tick)
+                    # one port per phase (PORT, PORT+1, ...): a worker that finished a phase early can never
+                    # join the previous phase's master while it shuts down
+                    last = i == len(profiles) - 1
+
+                    def final(_last: bool = last) -> bool:
+                        return _last or interrupt.hit or recorder.total >= cap
+
+                    run_master(
+                        lp, phase, recorder, opts.expect_workers, host, port + i, tick=tick,
+                        stop_flag=lambda: interrupt.hit, final=final,
+                    )  # fmt: skip
                 elif opts.workers > 0:
                     from harness.workers import run_with_local_workers
 

@@ -1,4 +1,9 @@
-"""``--workers N``: N local Locust worker processes under an in-process master (Locust's own runners)."""
+"""Locust's own master/worker runners: ``--workers N`` on one machine, and ``--worker`` serving a remote master.
+
+``--workers N`` starts N local worker processes per phase, each told its profile and the master's shaping proxy.
+A ``--worker`` on another machine runs the plan's phases in the master's order (both read the same plan file) and
+shapes its own traffic for each profile, since its packets never pass the master's proxy.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
-from harness.loadrun import Phase
+from harness.loadrun import Phase, Proxy, run_worker
+from harness.network_setup import resolve_profiles, start_shaping
 from harness.plan import LoadedPlan
 from harness.recorder import Recorder
 
@@ -71,4 +78,22 @@ def run_with_local_workers(
                 p.wait()
 
 
-__all__: list[Any] = ["run_with_local_workers", "worker_command"]
+def serve_master(
+    lp: LoadedPlan, master_host: str, master_port: int, share: int, duration_s: float, max_requests: int
+) -> None:
+    """``--worker``: serve every phase of the plan (one per network profile), shaping on this machine."""
+    profiles = resolve_profiles(lp.plan, lp.path)
+    for i, prof in enumerate(profiles):
+        with ExitStack() as stack:
+            proxy: Proxy | None = None
+            if prof.shaped:
+                shaping = start_shaping(prof, lp.plan.run.network_backend, seed=lp.plan.run.seed + i)
+                stack.enter_context(shaping.handle)
+                proxy = Proxy(shaping.host, shaping.port)
+            phase = Phase(prof.name, proxy, duration_s, max_requests)
+            _, done = run_worker(lp, phase, master_host, master_port + i, share)  # the master's port for phase i
+            if done:
+                return
+
+
+__all__: list[Any] = ["run_with_local_workers", "serve_master", "worker_command"]

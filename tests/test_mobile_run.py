@@ -55,8 +55,10 @@ def test_flows_run_before_and_while_the_load_runs_on_each_profile(tmp_path: Path
         ("under_load", "slow-link"),
     ], flows
     took = [{s["name"]: s["duration_ms"] for s in f["steps"]} for f in flows]
-    # the slow link's flow ran under its own network conditions: every step pays at least one 300 ms round trip
-    assert all(took[2][step] > took[1][step] + 250 for step in ("app_open", "login", "dashboard")), took
+    # the slow link's flow ran under its own network conditions: every step makes at least one request, so each
+    # pays at least one 300 ms round trip (step against step, the load's contention differs between the phases)
+    assert all(ms >= 300 for ms in took[2].values()), took
+    assert sum(took[2].values()) > sum(took[1].values()) + 2 * 300, took
     for flow in flows:
         assert flow["passed"] is True, flow
         assert [s["name"] for s in flow["steps"]] == ["app_open", "login", "dashboard", "write"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import load_results, rehearse
+from tests.helpers import REPO, load_results, rehearse
 from tests.servers import DistributionServer
 
 pytestmark = pytest.mark.e2e
@@ -36,3 +39,73 @@ def test_two_local_workers_share_the_schedule_and_merge(tmp_path: Path) -> None:
     assert 0.95 * 100 <= dist_total <= 1.05 * 100 + 2, by_name["dist"]
     assert by_name["dist"]["p50_ms"] > 10 * by_name["fast"]["p50_ms"]
     assert data["settings"]["workers"] == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+_TWO_PROFILES = """
+target: {base_url: 'http://127.0.0.1:9'}
+endpoints: [{name: fast, path: /fast, auth: false}]
+scenarios: {demo_session: {users: 2, steps: [fast], think_time_s: [0.02, 0.05]}}
+run: {duration_s: 3, max_requests: 5000}
+profiles: [direct, {name: link-80ms, rtt_ms: 80}]
+"""
+
+
+def _master_and_worker(tmp_path: Path, url: str, worker_plan: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(_TWO_PROFILES)
+    port = _free_port()
+    argv = [sys.executable, "-m", "harness", "run", str(worker_plan), "--base-url", url, "--worker"]
+    worker = subprocess.Popen(
+        [*argv, "--master-host", "127.0.0.1", "--master-port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        master = rehearse(
+            "run", str(plan), "--base-url", url, "--master", "--expect-workers", "1",
+            "--master-bind", f"127.0.0.1:{port}", "--out", str(tmp_path), "--run-id", "m",
+        )  # fmt: skip
+        worker_out, _ = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+    return master, worker_out
+
+
+def test_a_worker_on_another_machine_runs_every_profile_and_shapes_its_own_traffic(tmp_path: Path) -> None:
+    server = DistributionServer()
+    url = server.start()
+    try:
+        master, worker_out = _master_and_worker(tmp_path, url, tmp_path / "plan.yaml")
+    finally:
+        server.stop()
+    assert master.returncode == 0, master.stdout + master.stderr[-3000:] + worker_out[-2000:]
+    data = load_results(tmp_path, "m")
+    rows = {e["profile"]: e for e in data["endpoints"] if e["name"] == "fast"}
+    assert rows["direct"]["count"] > 20 and rows["link-80ms"]["count"] > 10, rows
+    # the worker's own shaping proxy delayed its requests: the master never saw these packets
+    assert rows["link-80ms"]["p50_ms"] >= 80 * 0.97 > 10 * rows["direct"]["p50_ms"]
+
+
+def test_a_worker_with_another_plan_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text(_TWO_PROFILES + "# edited on one machine only\n")
+    server = DistributionServer()
+    url = server.start()
+    try:
+        master, _ = _master_and_worker(tmp_path, url, other)
+    finally:
+        server.stop()
+    assert master.returncode == 3, master.stdout + master.stderr[-3000:]
+    data = load_results(tmp_path, "m")
+    assert data["status"] == "partial"
+    assert any("runs a different plan file than the master" in n for n in data["notices"]), data["notices"]
