@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
 import statistics
@@ -18,7 +17,7 @@ import pytest
 import harness.network.netem as netem_module
 from harness.errors import NetworkError
 from harness.network.kernel import KernelShaping, start_kernel_shaping
-from harness.network.netem import NetemNamespace, choose_backend, detect_netem, netem_args
+from harness.network.netem import NetemNamespace, choose_backend, detect_netem, missing_tools, netem_args
 from harness.network.profiles import NetworkProfile, get_profile
 from harness.network_setup import ResolvedProfile, start_shaping
 from tests.helpers import REPO
@@ -31,7 +30,9 @@ def netem() -> tuple[bool, str]:
 
 
 def _userns_works() -> bool:
-    if shutil.which("unshare") is None:
+    """Whether namespaces (and the tools to build them) are available: the kernel-path tests need no netem."""
+    if missing_tools():
+        print(f"kernel path tests skipped: missing {missing_tools()}")
         return False
     probe = subprocess.run(["unshare", "--user", "--map-root-user", "--net", "true"], capture_output=True, timeout=10)
     return probe.returncode == 0

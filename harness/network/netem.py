@@ -28,7 +28,7 @@ from typing import Any, Literal
 from harness.errors import NetworkError
 from harness.network.profiles import NetworkProfile
 
-__all__ = ["BACKENDS", "NetemNamespace", "choose_backend", "detect_netem", "netem_args"]
+__all__ = ["BACKENDS", "NetemNamespace", "choose_backend", "detect_netem", "missing_tools", "netem_args"]
 
 BACKENDS = ("proxy", "netem", "auto")
 Side = Literal["server", "client"]
@@ -47,6 +47,11 @@ def _tool(name: str) -> str | None:
         if os.access(path, os.X_OK):
             return path
     return None
+
+
+def missing_tools() -> list[str]:
+    """The command-line tools the kernel backend needs that are not installed here."""
+    return [name for name in ("unshare", "nsenter", "ip", "tc") if _tool(name) is None]
 
 
 def detect_netem(timeout_s: float = 5.0) -> tuple[bool, str]:
@@ -172,8 +177,10 @@ class NetemNamespace:
     def start(self) -> NetemNamespace:
         """Create the namespaces, the veth pair, the addresses and (with ``shape``) the netem qdiscs."""
         unshare, ip, tc = _tool("unshare"), _tool("ip"), _tool("tc")
-        if unshare is None or ip is None or tc is None or _tool("nsenter") is None:
-            raise NetworkError("netem needs unshare, nsenter (util-linux), ip and tc (iproute2)")
+        if unshare is None or ip is None or tc is None or missing_tools():
+            raise NetworkError(
+                f"netem needs unshare, nsenter (util-linux), ip and tc (iproute2); missing: {missing_tools()}"
+            )
         try:
             server = self._hold([unshare, "--user", "--map-root-user", "--net", "sh", "-c", _HOLD])
             self._holders["server"] = server
