@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -77,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--threshold-pct", type=float, default=10.0, help="p95 growth that counts (default 10)")
     cmp_.add_argument("--min-ms", type=float, default=5.0, help="and at least this many ms (default 5)")
     cmp_.add_argument("--markdown", help="also write the comparison as Markdown to this file")
+
+    prof = sub.add_parser("profiles", help="list the network presets, and which shaping backend works here")
+    prof.add_argument("--json", action="store_true", help="print them as JSON")
 
     mob = sub.add_parser("mobile", help="run the plan's mobile smoke flows alone")
     mob.add_argument("plan")
@@ -245,7 +249,31 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_BREACH if regressed else EXIT_PASS
 
 
+def _cmd_profiles(args: argparse.Namespace) -> int:
+    from harness.network.netem import detect_netem
+    from harness.network.profiles import PRESETS
+
+    if args.json:
+        print(json.dumps([p.to_dict() for p in PRESETS.values()], indent=2))
+        return EXIT_PASS
+
+    def rate(kbit: float | None) -> str:
+        return "unlimited" if kbit is None else f"{kbit:g} kbit/s"
+
+    print(f"{'name':<14}{'RTT':>9}{'jitter':>9}{'down':>16}{'up':>16}{'loss':>7}  source")
+    for p in PRESETS.values():
+        print(
+            f"{p.name:<14}{p.rtt_ms:>6g} ms{p.jitter_ms:>6g} ms{rate(p.down_kbit):>16}{rate(p.up_kbit):>16}"
+            f"{p.loss_pct:>6g}%  {p.source}"
+        )
+    available, reason = detect_netem()
+    kernel = "available" if available else f"not available ({reason})"
+    print(f"\nShaping backends here: proxy (always); netem {kernel}. Choose with run.network_backend.")
+    return EXIT_PASS
+
+
 COMMANDS = {
+    "profiles": _cmd_profiles,
     "compare": _cmd_compare,
     "run": _cmd_run,
     "validate": _cmd_validate,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,23 @@ def test_unexpected_errors_are_one_line_with_exit_3(tmp_path: Path) -> None:
     assert proc.returncode in (2, 3)
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_profiles_lists_the_presets_with_sources_and_the_backends_here() -> None:
+    from harness.network.netem import detect_netem
+    from harness.network.profiles import PRESETS
+
+    text = subprocess.run(
+        [sys.executable, "-m", "harness", "profiles"], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert text.returncode == 0, text.stderr
+    rows = {line.split()[0]: line for line in text.stdout.splitlines()[1 : 1 + len(PRESETS)]}
+    assert set(rows) == set(PRESETS)
+    assert "150 ms" in rows["slow-4g"] and "1600 kbit/s" in rows["slow-4g"] and "DevTools" in rows["slow-4g"]
+    available, reason = detect_netem()
+    assert ("netem available" if available else reason) in text.stdout
+    as_json = subprocess.run(
+        [sys.executable, "-m", "harness", "profiles", "--json"], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    presets = {p["name"]: p for p in json.loads(as_json.stdout)}
+    assert presets["3g"]["rtt_ms"] == PRESETS["3g"].rtt_ms and presets["3g"]["down_kbit"] == PRESETS["3g"].down_kbit
