@@ -41,6 +41,7 @@ T = TypeVar("T")
 
 FLUSH_MSG = "rehearse_flush"
 FLUSHED_MSG = "rehearse_flushed"
+_NO_CONTEXT: dict[str, Any] = {}
 DONE_MSG = "rehearse_done"  # master → workers: no phase follows this one
 DATA_KEY = "rehearse"
 META_KEY = "rehearse_meta"  # plan, profile and rate share of the worker: the master checks they match
@@ -87,6 +88,7 @@ class LocustDriver:
         self.has_login = lp.plan.login is not None
         self._endpoints = {e.name: e for e in lp.plan.endpoints}
         self._rng = random.Random()
+        self._plain_ctx: dict[str, dict[str, Any]] = {}
 
     def new_session(self) -> _Session:
         proxy = self.phase.proxy
@@ -124,7 +126,13 @@ class LocustDriver:
         late: bool = False,
         want_body: bool = False,
     ) -> CallResult:
-        ctx = {"scenario": scenario, "profile": self.profile, "intended": intended_wall, "late": late}
+        if intended_wall is None and not late:
+            # the common case: one context per scenario, reused (Locust copies it into each request's event)
+            ctx = self._plain_ctx.get(scenario)
+            if ctx is None:
+                ctx = self._plain_ctx[scenario] = {"scenario": scenario, "profile": self.profile}
+        else:
+            ctx = {"scenario": scenario, "profile": self.profile, "intended": intended_wall, "late": late}
         start = time.time()
         if not expect and not want_body:
             # fast path (most requests): Locust judges the status and fires the request event itself
@@ -337,7 +345,7 @@ def _attach_recorder(env: Environment, recorder: Recorder, on_sample: Callable[[
         start_time: float | None = None,
         **_: Any,
     ) -> None:
-        ctx = context or {}
+        ctx = context or _NO_CONTEXT
         kind = None
         example = ""
         if exception is not None:
@@ -348,14 +356,14 @@ def _attach_recorder(env: Environment, recorder: Recorder, on_sample: Callable[[
                 kind = text.split(":")[0][:60]
             example = text
         recorder.record(
-            (str(ctx.get("scenario", "")), name, str(ctx.get("profile", "direct"))),
+            (ctx.get("scenario", ""), name, ctx.get("profile", "direct")),
             start_time if start_time is not None else time.time() - response_time / 1000.0,
-            float(response_time or 0.0),
-            intended_wall=ctx.get("intended"),
-            error_kind=kind,
-            error_example=example,
-            size=int(response_length or 0),
-            late=bool(ctx.get("late")),
+            response_time or 0.0,
+            ctx.get("intended"),
+            kind,
+            example,
+            response_length or 0,
+            ctx.get("late", False),
         )
         if on_sample is not None:
             on_sample()

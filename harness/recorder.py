@@ -104,7 +104,6 @@ class Recorder:
         key: Key,
         start_wall: float,
         response_ms: float,
-        *,
         intended_wall: float | None = None,
         error_kind: str | None = None,
         error_example: str = "",

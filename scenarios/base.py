@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(slots=True)
 class CallResult:
     """One request as the scenario sees it (the recorder saw it too, through the request event)."""
 
