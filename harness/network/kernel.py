@@ -98,7 +98,7 @@ class KernelShaping:
 
 
 def start_kernel_shaping(
-    profile: NetworkProfile, *, shape: bool = True, host: str = "127.0.0.1", timeout_s: float = 10.0
+    profile: NetworkProfile, *, shape: bool = True, host: str = "127.0.0.1", timeout_s: float = 30.0
 ) -> KernelShaping:
     """Build the namespaces (netem on both veth ends unless ``shape=False``), the relay and the proxy."""
     ns = NetemNamespace(profile, shape=shape, timeout_s=timeout_s).start()
