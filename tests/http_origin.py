@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import ssl
@@ -187,6 +188,64 @@ def iqr(values: list[float]) -> float:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def overhead_window(
+    proxy_port: int, pids: list[int], origin: Origin, rate: int, seconds: float
+) -> tuple[float, float, str]:
+    """Direct and proxied 1 KB GETs interleaved, ``rate`` req/s each: (added p50, added p95, summary).
+
+    ``pids``: the processes on the proxied path, whose CPU use the summary reports."""
+    direct, proxied = connect(origin.port), connect(proxy_port)
+    direct_buffer, proxied_buffer = bytearray(), bytearray()
+    direct_request = forwarded_get(origin.port, 1024)
+    proxied_request = get_request(origin.port, 1024)
+
+    def one(sock: socket.socket, request: bytes, buffer: bytearray) -> float:
+        t0 = time.perf_counter()
+        sock.sendall(request)
+        status, _, body = read_response(sock, buffer)
+        elapsed = (time.perf_counter() - t0) * 1000
+        assert status == 200 and len(body) == 1024
+        return elapsed
+
+    try:
+        for _ in range(50):  # warm up both paths
+            one(direct, direct_request, direct_buffer)
+            one(proxied, proxied_request, proxied_buffer)
+        times_direct: list[float] = []
+        times_proxied: list[float] = []
+        pairs = [
+            (direct, direct_request, direct_buffer, times_direct),
+            (proxied, proxied_request, proxied_buffer, times_proxied),
+        ]
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
+        start = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            pause = start + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)  # pacing, not synchronisation
+            for sock, request, buffer, times in pairs if i % 2 else pairs[::-1]:
+                times.append(one(sock, request, buffer))
+        wall = time.perf_counter() - start
+        cpu = (sum(cpu_seconds(pid) for pid in pids) - cpu_before) / wall
+    finally:
+        direct.close()
+        proxied.close()
+    added_p50 = statistics.median(times_proxied) - statistics.median(times_direct)
+    added_p95 = percentile(times_proxied, 95) - percentile(times_direct, 95)
+    summary = (
+        f"overhead at {rate} req/s: direct p50 {statistics.median(times_direct):.3f} p95 "
+        f"{percentile(times_direct, 95):.3f} ms; proxied p50 {statistics.median(times_proxied):.3f} p95 "
+        f"{percentile(times_proxied, 95):.3f} ms; added p50 {added_p50:.3f} p95 {added_p95:.3f} ms; "
+        f"proxy CPU {cpu:.1%} of a core over {wall:.1f} s"
+    )
+    return added_p50, added_p95, summary
 
 
 def make_tls_files(folder: Path) -> tuple[Path, Path]:

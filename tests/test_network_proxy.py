@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 import ssl
@@ -32,6 +31,7 @@ from tests.http_origin import (
     iqr,
     make_tls_files,
     model_ms,
+    overhead_window,
     percentile,
     read_response,
     timed_gets,
@@ -220,60 +220,6 @@ def test_loss_raises_the_upper_percentiles(origin: Origin, proxies: Callable[[Ne
 # --------------------------------------------------------------------------------------------- overhead
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _overhead_window(handle: ProxyHandle, origin: Origin, rate: int, seconds: float) -> tuple[float, float, str]:
-    """Direct and proxied 1 KB GETs interleaved, ``rate`` req/s each: (added p50, added p95, summary)."""
-    direct, proxied = connect(origin.port), connect(handle.port)
-    direct_buffer, proxied_buffer = bytearray(), bytearray()
-    direct_request = forwarded_get(origin.port, 1024)
-    proxied_request = get_request(origin.port, 1024)
-
-    def one(sock: socket.socket, request: bytes, buffer: bytearray) -> float:
-        t0 = time.perf_counter()
-        sock.sendall(request)
-        status, _, body = read_response(sock, buffer)
-        elapsed = (time.perf_counter() - t0) * 1000
-        assert status == 200 and len(body) == 1024
-        return elapsed
-
-    try:
-        for _ in range(50):  # warm up both paths
-            one(direct, direct_request, direct_buffer)
-            one(proxied, proxied_request, proxied_buffer)
-        times_direct: list[float] = []
-        times_proxied: list[float] = []
-        pairs = [
-            (direct, direct_request, direct_buffer, times_direct),
-            (proxied, proxied_request, proxied_buffer, times_proxied),
-        ]
-        cpu_before = _cpu_seconds(handle.process.pid)
-        start = time.perf_counter()
-        for i in range(int(rate * seconds)):
-            pause = start + i / rate - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)  # pacing, not synchronisation
-            for sock, request, buffer, times in pairs if i % 2 else pairs[::-1]:
-                times.append(one(sock, request, buffer))
-        wall = time.perf_counter() - start
-        cpu = (_cpu_seconds(handle.process.pid) - cpu_before) / wall
-    finally:
-        direct.close()
-        proxied.close()
-    added_p50 = statistics.median(times_proxied) - statistics.median(times_direct)
-    added_p95 = percentile(times_proxied, 95) - percentile(times_direct, 95)
-    summary = (
-        f"overhead at {rate} req/s: direct p50 {statistics.median(times_direct):.3f} p95 "
-        f"{percentile(times_direct, 95):.3f} ms; proxied p50 {statistics.median(times_proxied):.3f} p95 "
-        f"{percentile(times_proxied, 95):.3f} ms; added p50 {added_p50:.3f} p95 {added_p95:.3f} ms; "
-        f"proxy CPU {cpu:.1%} of a core over {wall:.1f} s"
-    )
-    return added_p50, added_p95, summary
-
-
 @pytest.mark.e2e
 def test_proxy_overhead_at_200_requests_per_second_is_under_2_ms_at_p95(origin: Origin) -> None:
     """200 req/s of 1 KB for 3 s through a ``direct`` proxy vs straight to the server, side by side.
@@ -284,7 +230,9 @@ def test_proxy_overhead_at_200_requests_per_second_is_under_2_ms_at_p95(origin: 
     """
     with start_proxy(PRESETS["direct"]) as handle:
         for attempt in range(2):
-            added_p50, added_p95, summary = _overhead_window(handle, origin, rate=200, seconds=3.0)
+            added_p50, added_p95, summary = overhead_window(
+                handle.port, [handle.process.pid], origin, rate=200, seconds=3.0
+            )
             print(f"{summary} (window {attempt + 1})")
             if added_p95 < 2.0 and added_p50 < 1.0:
                 break
