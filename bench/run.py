@@ -2,10 +2,15 @@
 
 Figures, not tests: the machines are shared and noisy, so every comparison alternates A and B in the same run and
 reports medians. Needs nginx (Debian nginx-light; installed by `make bench` when missing, as root).
+
+Throughput is counted by the server (nginx's stub_status, sampled four times a second), the same yardstick for
+both tools. Each tool's own count is kept beside it: a Locust master only learns counts from worker reports every
+3 s, so its count over an 8 s window covers 6 or 9 s of requests.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -16,7 +21,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,7 +62,11 @@ events {{ worker_connections 4096; }}
 http {{
   access_log off;
   keepalive_requests 1000000;
-  server {{ listen 127.0.0.1:{self.port}; root {self.dir}/www; }}
+  server {{
+    listen 127.0.0.1:{self.port};
+    root {self.dir}/www;
+    location = /__status {{ stub_status; }}
+  }}
 }}
 """
         )
@@ -74,6 +86,41 @@ http {{
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class ServerCount:
+    """nginx's own request counter, sampled while one load runs; ``steady_rate()`` is its middle stretch."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url + "/__status"
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> ServerCount:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            with urllib.request.urlopen(self.url, timeout=5) as response:
+                text = response.read().decode()
+            self.samples.append((time.time(), int(text.splitlines()[2].split()[2])))
+            self._stop.wait(0.25)
+
+    def steady_rate(self) -> float:
+        """Requests/s between 1.5 s after the load began and 0.5 s before it stopped (ramp and stop left out)."""
+        spans = [(t1, t2, (n2 - n1) / (t2 - t1)) for (t1, n1), (t2, n2) in itertools.pairwise(self.samples)]
+        peak = max(rate for _, _, rate in spans)
+        active = [(t1, t2) for t1, t2, rate in spans if rate > 0.2 * peak]
+        start, end = active[0][0] + 1.5, active[-1][1] - 0.5
+        inside = [(t, n) for t, n in self.samples if start <= t <= end]
+        (ta, na), (tb, nb) = inside[0], inside[-1]
+        return (nb - na) / (tb - ta)
+
+
 def run_json(cmd: list[str], pin: str | None = "0", timeout: float = 300) -> dict:
     if pin is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", pin, *cmd]
@@ -84,12 +131,27 @@ def run_json(cmd: list[str], pin: str | None = "0", timeout: float = 300) -> dic
     return json.loads(lines[-1])
 
 
+def counted(url: str, load: Callable[[], float]) -> tuple[float, float]:
+    """(server-counted rate, the tool's own rate) of one load run; ``load()`` returns the tool's rate."""
+    with ServerCount(url) as count:
+        own = float(load())
+    return count.steady_rate(), own
+
+
 def single_core(url: str) -> dict:
-    ours, raw = [], []
+    ours, raw, ours_own, raw_own = [], [], [], []
+    args = [url, str(SECONDS), str(USERS)]
     for _ in range(ROUNDS):
-        raw.append(run_json([PY, "bench/raw_locust.py", url, str(SECONDS), str(USERS)])["rps"])
-        ours.append(run_json([PY, "bench/harness_load.py", url, str(SECONDS), str(USERS)])["rps"])
-    return {"ours": ours, "raw": raw, "ratio": statistics.median(ours) / statistics.median(raw)}
+        server, own = counted(url, lambda: run_json([PY, "bench/raw_locust.py", *args])["rps"])
+        raw.append(server)
+        raw_own.append(own)
+        server, own = counted(url, lambda: run_json([PY, "bench/harness_load.py", *args])["rps"])
+        ours.append(server)
+        ours_own.append(own)
+    return {
+        "ours": ours, "raw": raw, "ours_own": ours_own, "raw_own": raw_own,
+        "ratio": statistics.median(ours) / statistics.median(raw),
+    }  # fmt: skip
 
 
 def raw_workers(url: str, n: int) -> float:
@@ -146,14 +208,21 @@ def our_workers(url: str, n: int) -> float:
 def multi_core(url: str) -> dict:
     n = os.cpu_count() or 2
     ours_n, raw_n, ours_1, raw_1 = [], [], [], []
+    own: dict[str, list[float]] = {"ours_n": [], "raw_n": [], "ours_1": [], "raw_1": []}
     for _ in range(ROUNDS):
-        raw_n.append(raw_workers(url, n))
-        ours_n.append(our_workers(url, n))
-        raw_1.append(raw_workers(url, 1))
-        ours_1.append(our_workers(url, 1))
+        for key, runs, load, k in (
+            ("raw_n", raw_n, raw_workers, n),
+            ("ours_n", ours_n, our_workers, n),
+            ("raw_1", raw_1, raw_workers, 1),
+            ("ours_1", ours_1, our_workers, 1),
+        ):
+            server, reported = counted(url, lambda load=load, k=k: load(url, k))
+            runs.append(server)
+            own[key].append(reported)
     m = statistics.median
     return {
         "n": n,
+        "own": own,
         "ours_n": ours_n,
         "raw_n": raw_n,
         "ours_1": ours_1,
@@ -201,8 +270,8 @@ def main() -> int:
         "",
         f"Measured by `make bench` on {started} ({platform.platform()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}). Each comparison alternates A and B in one run ({ROUNDS} rounds of "
-        f"{SECONDS:.0f} s, {USERS} users, static nginx on 127.0.0.1); figures are medians. Shared, noisy machine: "
-        "read ratios, not absolute numbers.",
+        f"{SECONDS:.0f} s, {USERS} users, static nginx on 127.0.0.1); figures are medians of the rates nginx itself "
+        "counted. Shared, noisy machine: read ratios, not absolute numbers.",
         "",
         "| measure | ours | reference | ratio | goal |",
         "|---|---|---|---|---|",
@@ -225,10 +294,16 @@ def main() -> int:
         f"| stall server, p95: naive (service time) vs truth | {st['naive_p95']:.1f} ms | truth "
         f"{lo:.0f}–{hi:.0f} ms | {st['naive_p95'] / mid:.3f} | (what closed-loop tools report) |",
         "",
-        "Raw samples (req/s): "
+        "Raw samples (req/s, counted by the server): "
         f"one core ours {[round(x) for x in one['ours']]}, raw {[round(x) for x in one['raw']]}; "
         f"{many['n']} workers ours {[round(x) for x in many['ours_n']]}, raw {[round(x) for x in many['raw_n']]}; "
         f"1 worker ours {[round(x) for x in many['ours_1']]}, raw {[round(x) for x in many['raw_1']]}.",
+        "",
+        "The same runs as each tool counted them (req/s): "
+        f"one core ours {[round(x) for x in one['ours_own']]}, raw {[round(x) for x in one['raw_own']]}; "
+        f"{many['n']} workers ours {[round(x) for x in many['own']['ours_n']]}, raw "
+        f"{[round(x) for x in many['own']['raw_n']]}; 1 worker ours {[round(x) for x in many['own']['ours_1']]}, "
+        f"raw {[round(x) for x in many['own']['raw_1']]}.",
         "",
         "Report rendering (50 endpoints × 4 profiles fixture):",
         "",
