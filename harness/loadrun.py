@@ -63,6 +63,9 @@ class Phase:
     max_requests: int
     started: dict[str, int] = field(default_factory=dict)
     schedule: OpenSchedule | None = None
+    shaping: str = "none"  # the shaping backend this process's traffic goes through ("proxy", "netem", "none")
+    notice: str = ""  # a shaping fallback notice, passed on to the master
+    seen: dict[str, set[str]] = field(default_factory=dict)  # master: worker-side "shaping" and "notice" values
 
 
 class _Session:
@@ -458,6 +461,9 @@ def run_master(
             problem = _worker_mismatch(meta, lp, phase, expect_workers)
             if problem and not mismatches:
                 mismatches.append(f"worker {client_id}: {problem}")
+            for key in ("shaping", "notice"):
+                if meta.get(key):
+                    phase.seen.setdefault(key, set()).add(str(meta[key]))
         if DATA_KEY in data:
             recorder.merge(data[DATA_KEY])
 
@@ -526,7 +532,13 @@ def run_worker(
     assert isinstance(runner, WorkerRunner)
     _only_our_listener(env)
 
-    meta = {"plan_sha256": lp.sha256, "profile": phase.profile, "share": workers}
+    meta = {
+        "plan_sha256": lp.sha256,
+        "profile": phase.profile,
+        "share": workers,
+        "shaping": phase.shaping,
+        "notice": phase.notice,
+    }
 
     def on_report(client_id: str, data: dict[str, Any]) -> None:
         data[DATA_KEY] = recorder.export(reset=True)

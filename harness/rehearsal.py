@@ -125,7 +125,8 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
                 if interrupt.hit or recorder.total >= cap:
                     break
                 proxy: Proxy | None = None
-                if prof.shaped:
+                # workers on other machines shape their own traffic (it never passes this machine)
+                if prof.shaped and opts.master_bind is None:
                     shaping = start_shaping(prof, plan.run.network_backend, seed=plan.run.seed + i)
                     stack.enter_context(shaping.handle)
                     proxy = Proxy(shaping.host, shaping.port)
@@ -164,10 +165,18 @@ def run_plan(lp: LoadedPlan, options: RunOptions | None = None) -> tuple[RunResu
                     def final(_last: bool = last) -> bool:
                         return _last or interrupt.hit or recorder.total >= cap
 
-                    run_master(
-                        lp, phase, recorder, opts.expect_workers, host, port + i, tick=tick,
-                        stop_flag=lambda: interrupt.hit, final=final,
-                    )  # fmt: skip
+                    try:
+                        run_master(
+                            lp, phase, recorder, opts.expect_workers, host, port + i, tick=tick,
+                            stop_flag=lambda: interrupt.hit, final=final,
+                        )  # fmt: skip
+                    finally:
+                        if prof.shaped:
+                            network["backend"] = ",".join(sorted(phase.seen.get("shaping", set()))) or "unknown"
+                        for notice in sorted(phase.seen.get("notice", set())):
+                            if f"on a worker: {notice}" not in notices:
+                                notices.append(f"on a worker: {notice}")
+                                network["notice"] = notice
                 elif opts.workers > 0:
                     from harness.workers import run_with_local_workers
 

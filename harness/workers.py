@@ -85,12 +85,12 @@ def serve_master(
     profiles = resolve_profiles(lp.plan, lp.path)
     for i, prof in enumerate(profiles):
         with ExitStack() as stack:
-            proxy: Proxy | None = None
+            phase = Phase(prof.name, None, duration_s, max_requests)
             if prof.shaped:
                 shaping = start_shaping(prof, lp.plan.run.network_backend, seed=lp.plan.run.seed + i)
                 stack.enter_context(shaping.handle)
-                proxy = Proxy(shaping.host, shaping.port)
-            phase = Phase(prof.name, proxy, duration_s, max_requests)
+                phase.proxy = Proxy(shaping.host, shaping.port)
+                phase.shaping, phase.notice = shaping.backend, shaping.notice
             _, done = run_worker(lp, phase, master_host, master_port + i, share)  # the master's port for phase i
             if done:
                 return

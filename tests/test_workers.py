@@ -94,6 +94,7 @@ def test_a_worker_on_another_machine_runs_every_profile_and_shapes_its_own_traff
     assert rows["direct"]["count"] > 20 and rows["link-80ms"]["count"] > 10, rows
     # the worker's own shaping proxy delayed its requests: the master never saw these packets
     assert rows["link-80ms"]["p50_ms"] >= 80 * 0.97 > 10 * rows["direct"]["p50_ms"]
+    assert data["network"]["backend"] == "proxy"  # as the worker reported it in its reports
 
 
 def test_a_worker_with_another_plan_is_refused(tmp_path: Path) -> None:
