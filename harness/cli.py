@@ -170,6 +170,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
         parse_mobile(lp)
     print(f"{lp.path}: OK ({len(lp.plan.endpoints)} endpoints, sha256 {lp.sha256[:12]})")
+    if lp.plan.run.network_backend != "proxy":
+        from harness.network.netem import choose_backend
+
+        backend, notice = choose_backend(lp.plan.run.network_backend)
+        print(f"Notice: {notice}" if notice else f"network shaping: {backend} works here")
     return EXIT_PASS
 
 

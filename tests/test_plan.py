@@ -81,3 +81,19 @@ def test_base_url_override_and_duplicate_endpoint(tmp_path: Path) -> None:
     )
     with pytest.raises(PlanError, match=r"endpoints\[1\]\.name"):
         load_plan(dup)
+
+
+def test_validate_says_whether_the_requested_network_backend_works_here(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.network.netem import detect_netem
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text((FIXTURES / "valid_minimal.yaml").read_text() + "run: {network_backend: netem}\n")
+    assert main(["validate", str(plan)]) == 0
+    out = capsys.readouterr().out
+    available, reason = detect_netem()
+    expected = "network shaping: netem works here" if available else f"falling back to the userland proxy ({reason})"
+    assert expected in out
+    assert main(["validate", str(FIXTURES / "valid_minimal.yaml")]) == 0
+    assert "network shaping" not in capsys.readouterr().out  # the default proxy needs no check
