@@ -2,7 +2,7 @@
 # Run the kernel-backend (netem) tests inside a throwaway VM booted with Debian's stock kernel, which has
 # sch_netem; for machines whose own kernel lacks it (`rehearse profiles` says so). Optional, not part of CI.
 #
-#   bash scripts/netem_vm.sh [extra pytest args]
+#   bash scripts/netem_vm.sh [extra pytest args]      # NETEM_VM_TESTS=tests/x.py picks other test files
 #
 # Needs root (apt), and Debian's qemu-system-x86, linux-image-amd64 and busybox-static, plus virtme-ng (PyPI)
 # in its own venv; all are installed when missing. The VM sees this checkout read-only through an overlay, so it
@@ -50,7 +50,7 @@ cat >"$guest" <<GUEST
 #!/bin/sh
 modprobe sch_netem; modprobe veth
 cd "$repo" || exit 99
-.venv/bin/python -m pytest -q -s -p no:cacheprovider tests/test_network_netem.py$args
+.venv/bin/python -m pytest -q -s -p no:cacheprovider ${NETEM_VM_TESTS:-tests/test_network_netem.py}$args
 GUEST
 chmod +x "$guest"
 log "booting $kernel"
