@@ -13,7 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from harness.loadrun import Phase, run_local
+from harness.loadrun import run_local
+from harness.phase import Phase
 from harness.plan import load_plan
 from harness.recorder import Recorder
 

@@ -117,7 +117,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
             serve_master(lp, args.master_host, args.master_port, args.worker_share, duration, cap)
             return EXIT_PASS
-        from harness.loadrun import Phase, Proxy, run_worker  # one phase for a local master (--workers N)
+        from harness.loadrun import run_worker  # one phase for a local master (--workers N)
+        from harness.phase import Phase, Proxy
 
         proxy = None
         if args.proxy:

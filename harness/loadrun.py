@@ -12,7 +12,6 @@ import json as jsonlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import gevent
@@ -25,6 +24,16 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.bodies import dig, fill_placeholders
 from harness.errors import TargetError
+from harness.phase import (
+    DATA_KEY,
+    DONE_MSG,
+    FLUSH_MSG,
+    FLUSHED_MSG,
+    META_KEY,
+    Phase,
+    account_dropped,
+    worker_mismatch,
+)
 from harness.plan import LoadedPlan, Plan
 from harness.recorder import BurstRound, Recorder, timeline_bucket_s
 from scenarios import (
@@ -39,33 +48,7 @@ from scenarios import (
 
 T = TypeVar("T")
 
-FLUSH_MSG = "rehearse_flush"
-FLUSHED_MSG = "rehearse_flushed"
 _NO_CONTEXT: dict[str, Any] = {}
-DONE_MSG = "rehearse_done"  # master → workers: no phase follows this one
-DATA_KEY = "rehearse"
-META_KEY = "rehearse_meta"  # plan, profile and rate share of the worker: the master checks they match
-
-
-@dataclass
-class Proxy:
-    host: str
-    port: int
-
-
-@dataclass
-class Phase:
-    """One profile's slice of the run."""
-
-    profile: str
-    proxy: Proxy | None
-    duration_s: float
-    max_requests: int
-    started: dict[str, int] = field(default_factory=dict)
-    schedule: OpenSchedule | None = None
-    shaping: str = "none"  # the shaping backend this process's traffic goes through ("proxy", "netem", "none")
-    notice: str = ""  # a shaping fallback notice, passed on to the master
-    seen: dict[str, set[str]] = field(default_factory=dict)  # master: worker-side "shaping" and "notice" values
 
 
 class _Session:
@@ -410,15 +393,7 @@ def run_local(
                 tick(time.time() - t_start)
     finally:
         runner.quit()
-        _account_dropped(phase, recorder, time.time())
-
-
-def _account_dropped(phase: Phase, recorder: Recorder, t_end: float) -> None:
-    if phase.schedule is None:
-        return
-    for name, n in phase.schedule.dropped(t_end, phase.started).items():
-        if n:
-            recorder.add_dropped(("steady", name, phase.profile), n)
+        account_dropped(phase, recorder, time.time())
 
 
 def run_master(
@@ -458,7 +433,7 @@ def run_master(
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
         meta = data.get(META_KEY)
         if isinstance(meta, dict):
-            problem = _worker_mismatch(meta, lp, phase, expect_workers)
+            problem = worker_mismatch(meta, lp, phase, expect_workers)
             if problem and not mismatches:
                 mismatches.append(f"worker {client_id}: {problem}")
             for key in ("shaping", "notice"):
@@ -504,20 +479,6 @@ def run_master(
         raise TargetError(mismatches[0])
 
 
-def _worker_mismatch(meta: dict[str, Any], lp: LoadedPlan, phase: Phase, expect_workers: int) -> str:
-    """Why a worker's samples do not belong to this phase ('' when they do)."""
-    if meta.get("plan_sha256") != lp.sha256:
-        return "runs a different plan file than the master (sha256 differs); give every machine the same plan"
-    if meta.get("profile") != phase.profile:
-        return f"is on network profile {meta.get('profile')!r} while the master runs {phase.profile!r}"
-    if lp.plan.scenarios.steady and meta.get("share") != expect_workers:
-        return (
-            f"splits the steady rates {meta.get('share')} ways but {expect_workers} workers serve the master; "
-            f"start it with --worker-share {expect_workers}"
-        )
-    return ""
-
-
 def run_worker(
     lp: LoadedPlan, phase: Phase, master_host: str, master_port: int, workers: int = 1
 ) -> tuple[Recorder, bool]:
@@ -547,7 +508,7 @@ def run_worker(
     env.events.report_to_master.add_listener(on_report)  # type: ignore[no-untyped-call]
 
     def on_flush(environment: Any, msg: Any, **_: Any) -> None:
-        _account_dropped(phase, recorder, time.time())
+        account_dropped(phase, recorder, time.time())
         runner._send_stats()  # fires report_to_master: everything not yet shipped goes now
         runner.send_message(FLUSHED_MSG)
 

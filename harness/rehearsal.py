@@ -17,9 +17,10 @@ from typing import Any
 
 from harness import __version__
 from harness.errors import HarnessError, NetworkError
-from harness.loadrun import Phase, Proxy, run_local, run_master
+from harness.loadrun import run_local, run_master
 from harness.model import MobileFlow, RunResult, Verdict
 from harness.network_setup import ResolvedProfile, floor_for, resolve_profiles, start_shaping
+from harness.phase import Phase, Proxy
 from harness.plan import LoadedPlan
 from harness.progress import Progress
 from harness.recorder import Recorder, timeline_bucket_s

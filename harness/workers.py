@@ -14,8 +14,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
-from harness.loadrun import Phase, Proxy, run_worker
+from harness.loadrun import run_worker
 from harness.network_setup import resolve_profiles, start_shaping
+from harness.phase import Phase, Proxy
 from harness.plan import LoadedPlan
 from harness.recorder import Recorder
 
