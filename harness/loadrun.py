@@ -446,7 +446,7 @@ def run_master(
 
     def on_flushed(environment: Any, msg: Any, **_: Any) -> None:
         flushed.add(str(msg.node_id))
-        if len(flushed) >= expect_workers:
+        if len(flushed) >= runner.worker_count:  # a worker that left (Ctrl-C) shipped its samples as it went
             all_flushed.set()
 
     runner.register_message(FLUSHED_MSG, on_flushed)
@@ -471,6 +471,8 @@ def run_master(
     finally:
         runner.stop()
         runner.send_message(FLUSH_MSG)
+        if runner.worker_count == 0:
+            all_flushed.set()
         all_flushed.wait(timeout=15)
         if mismatches or (final is not None and final()):
             runner.send_message(DONE_MSG)
@@ -515,5 +517,14 @@ def run_worker(
     runner.register_message(FLUSH_MSG, on_flush)
     done: list[bool] = []
     runner.register_message(DONE_MSG, lambda *_a, **_k: done.append(True))
-    runner.greenlet.join()
+    try:
+        runner.greenlet.join()
+    except KeyboardInterrupt:
+        # Ctrl-C on a worker: what it measured since its last report still reaches the master, then it leaves
+        with contextlib.suppress(Exception):
+            runner.stop()
+            account_dropped(phase, recorder, time.time())
+            runner._send_stats()
+            env.events.quitting.fire(environment=env)  # type: ignore[no-untyped-call]
+        raise
     return recorder, bool(done)

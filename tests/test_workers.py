@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,52 @@ def test_a_worker_with_another_plan_is_refused(tmp_path: Path) -> None:
     data = load_results(tmp_path, "m")
     assert data["status"] == "partial"
     assert any("runs a different plan file than the master" in n for n in data["notices"]), data["notices"]
+
+
+def test_ctrl_c_on_a_worker_ships_what_it_measured_before_it_leaves(tmp_path: Path) -> None:
+    server = DistributionServer()
+    url = server.start()
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "target: {base_url: 'http://127.0.0.1:9'}\n"
+        "endpoints: [{name: dist, path: /dist, auth: false}]\n"
+        "scenarios: {demo_session: {users: 2, steps: [dist], think_time_s: [0, 0]}}\n"
+        "run: {duration_s: 8, max_requests: 5000}\n"
+    )
+    port = _free_port()
+    argv = [sys.executable, "-m", "harness", "run", str(plan), "--base-url", url, "--worker"]
+    worker = subprocess.Popen(
+        [*argv, "--master-host", "127.0.0.1", "--master-port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    master_argv = [sys.executable, "-m", "harness", "run", str(plan), "--base-url", url, "--master"]
+    master_argv += ["--expect-workers", "1", "--master-bind", f"127.0.0.1:{port}"]
+    master = subprocess.Popen(
+        [*master_argv, "--out", str(tmp_path), "--run-id", "c"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(server.applied) < 40 and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling the server's own count: the interrupt lands mid-load, before a 3 s report
+        worker.send_signal(signal.SIGINT)
+        worker_out, _ = worker.communicate(timeout=30)
+        served = len(server.applied)  # the worker is gone: nothing more reaches the server
+        master_out, master_err = master.communicate(timeout=60)
+    finally:
+        for proc in (worker, master):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        server.stop()
+    assert worker.returncode == 3 and "interrupted" in worker_out, worker_out[-2000:]
+    assert master.returncode == 0, master_out + master_err[-2000:]
+    recorded = load_results(tmp_path, "c")["settings"]["requests"]
+    # everything the worker got an answer for reached the master; only the two users' in-flight requests may be cut
+    assert served - 2 <= recorded <= served, (recorded, served)
