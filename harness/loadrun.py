@@ -446,7 +446,7 @@ def run_master(
 
     def on_flushed(environment: Any, msg: Any, **_: Any) -> None:
         flushed.add(str(msg.node_id))
-        if len(flushed) >= runner.worker_count:  # a worker that left (Ctrl-C) shipped its samples as it went
+        if len(flushed) >= expect_workers:
             all_flushed.set()
 
     runner.register_message(FLUSHED_MSG, on_flushed)
@@ -471,8 +471,6 @@ def run_master(
     finally:
         runner.stop()
         runner.send_message(FLUSH_MSG)
-        if runner.worker_count == 0:
-            all_flushed.set()
         all_flushed.wait(timeout=15)
         if mismatches or (final is not None and final()):
             runner.send_message(DONE_MSG)
