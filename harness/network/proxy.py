@@ -29,10 +29,9 @@ import asyncio
 import contextlib
 import json
 import random
-import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +48,7 @@ from harness.network.http1 import (
 from harness.network.link import DelayedWriter, Shaper, new_event_loop
 from harness.network.profiles import NetworkProfile, ProfileError, get_profile
 from harness.network.relay import relay_preamble
-from harness.network.spawn import ChildHandle, spawn_ready, stop_on_stdin_eof
+from harness.network.spawn import ChildHandle, serve_until_stopped, spawn_ready
 
 __all__ = ["ProxyHandle", "main", "start_proxy"]
 
@@ -345,25 +344,12 @@ class _ProxyServer:
             self._tasks.discard(task)
 
     async def serve(self, host: str, port: int, sock: socket.socket | None = None, *, watch_stdin: bool = False) -> int:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        if watch_stdin:
-            stop_on_stdin_eof(loop, stop)
-        if sock is not None:
-            server = await asyncio.start_server(self._on_client, sock=sock, limit=_MAX_HEAD_BYTES)
-        else:
-            server = await asyncio.start_server(self._on_client, host, port, limit=_MAX_HEAD_BYTES, backlog=1024)
-        bound = server.sockets[0].getsockname()
-        print(f"READY {bound[0]} {bound[1]}", flush=True)
-        await stop.wait()
-        server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        print(f"STATS {json.dumps(self.stats.as_dict())}", file=sys.stderr, flush=True)
-        return 0
+        def start() -> Awaitable[asyncio.Server]:
+            if sock is not None:
+                return asyncio.start_server(self._on_client, sock=sock, limit=_MAX_HEAD_BYTES)
+            return asyncio.start_server(self._on_client, host, port, limit=_MAX_HEAD_BYTES, backlog=1024)
+
+        return await serve_until_stopped(start, self._tasks, self.stats.as_dict, watch_stdin=watch_stdin)
 
 
 def _raise_open_file_limit() -> None:

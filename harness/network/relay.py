@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import signal
 import socket
 import sys
 
-from harness.network.spawn import stop_on_stdin_eof
+from harness.network.spawn import serve_until_stopped
 
 __all__ = ["main", "relay_preamble"]
 
@@ -98,22 +96,12 @@ class _Relay:
             up_writer.close()
 
     async def serve(self, sock: socket.socket, *, watch_stdin: bool = False) -> int:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        if watch_stdin:
-            stop_on_stdin_eof(loop, stop)
-        server = await asyncio.start_server(self._on_client, sock=sock, limit=_MAX_PREAMBLE)
-        bound = server.sockets[0].getsockname()
-        print(f"READY {bound[0]} {bound[1]}", flush=True)
-        await stop.wait()
-        server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        print(f"STATS {json.dumps(self.stats)}", file=sys.stderr, flush=True)
-        return 0
+        return await serve_until_stopped(
+            lambda: asyncio.start_server(self._on_client, sock=sock, limit=_MAX_PREAMBLE),
+            self._tasks,
+            lambda: self.stats,
+            watch_stdin=watch_stdin,
+        )
 
 
 def _make_listener(addr: str, channel_fd: int) -> int:

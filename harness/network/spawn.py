@@ -13,18 +13,20 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from harness.errors import NetworkError
 
-__all__ = ["ChildHandle", "child_env", "spawn_ready", "stop_on_stdin_eof"]
+__all__ = ["ChildHandle", "child_env", "serve_until_stopped", "spawn_ready"]
 
 
 class ChildHandle:
@@ -131,7 +133,7 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def stop_on_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+def _stop_on_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     """In a helper: set ``stop`` once stdin reaches EOF (the parent closed it, or died)."""
 
     def readable() -> None:
@@ -144,6 +146,35 @@ def stop_on_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> N
             stop.set()
 
     loop.add_reader(0, readable)
+
+
+async def serve_until_stopped(
+    start: Callable[[], Awaitable[asyncio.Server]],
+    tasks: set[asyncio.Task[None]],
+    stats: Callable[[], dict[str, int]],
+    *,
+    watch_stdin: bool = False,
+) -> int:
+    """The helper's side: serve, print READY, and on SIGTERM/SIGINT (or stdin EOF) end its connections and print STATS.
+
+    ``start`` opens the server once the stop signals are handled; ``tasks`` are the open connections' tasks.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if watch_stdin:
+        _stop_on_stdin_eof(loop, stop)
+    server = await start()
+    bound = server.sockets[0].getsockname()
+    print(f"READY {bound[0]} {bound[1]}", flush=True)
+    await stop.wait()
+    server.close()
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    print(f"STATS {json.dumps(stats())}", file=sys.stderr, flush=True)
+    return 0
 
 
 def spawn_ready(argv: Sequence[str], what: str, timeout_s: float = 10, *, pass_fds: Sequence[int] = ()) -> ChildHandle:
