@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socketserver import BaseRequestHandler
@@ -19,6 +20,17 @@ import pytest
 
 from harness.network.floor import network_floor_ms
 from harness.network.profiles import NetworkProfile
+
+# the accuracy matrix both backends are held to: two links x 1 KB / 100 KB x kept-alive / new connection
+SLOW = NetworkProfile("100ms-2mbit", rtt_ms=100, down_kbit=2000, up_kbit=2000)
+FAST = NetworkProfile("40ms-10mbit", rtt_ms=40, down_kbit=10_000, up_kbit=10_000)
+
+
+def accuracy_cases(test: Callable[..., None]) -> Callable[..., None]:
+    """Parametrizes ``test(profile, n, new, ...)`` over the accuracy matrix."""
+    test = pytest.mark.parametrize("new", [False, True], ids=["kept-alive", "new-conn"])(test)
+    test = pytest.mark.parametrize("n", [1024, 100 * 1024], ids=["1KB", "100KB"])(test)
+    return pytest.mark.parametrize("profile", [SLOW, FAST], ids=lambda p: p.name)(test)
 
 
 class HasPort(Protocol):

@@ -21,7 +21,16 @@ from harness.network.netem import NetemNamespace, choose_backend, detect_netem, 
 from harness.network.profiles import NetworkProfile, get_profile
 from harness.network_setup import ResolvedProfile, start_shaping
 from tests.helpers import REPO
-from tests.http_origin import IO_TIMEOUT_S, LOCAL, Origin, make_tls_files, model_ms, overhead_window, timed_gets
+from tests.http_origin import (
+    IO_TIMEOUT_S,
+    LOCAL,
+    Origin,
+    accuracy_cases,
+    make_tls_files,
+    model_ms,
+    overhead_window,
+    timed_gets,
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +38,29 @@ def netem() -> tuple[bool, str]:
     return detect_netem()
 
 
-def _userns_works() -> bool:
-    """Whether namespaces (and the tools to build them) are available: the kernel-path tests need no netem."""
+@pytest.fixture(scope="module")
+def userns_probe() -> str:
+    """Why namespaces cannot be built here ('' when they can), probed once: the kernel-path tests need no netem."""
     if missing_tools():
-        print(f"kernel path tests skipped: missing {missing_tools()}")
-        return False
+        return f"missing {missing_tools()}"
     probe = subprocess.run(["unshare", "--user", "--map-root-user", "--net", "true"], capture_output=True, timeout=10)
-    return probe.returncode == 0
+    return "" if probe.returncode == 0 else "unprivileged user+network namespaces are not available here"
+
+
+@pytest.fixture
+def userns(userns_probe: str) -> None:
+    if userns_probe:
+        print(f"kernel path tests skipped: {userns_probe}")
+        pytest.skip(userns_probe)
+
+
+@pytest.fixture
+def netem_kernel(netem: tuple[bool, str]) -> None:
+    """Skips the test, saying why, where the kernel has no netem."""
+    available, reason = netem
+    if not available:
+        print(f"netem tests skipped: {reason}")
+        pytest.skip(f"netem unavailable: {reason}")
 
 
 def test_detect_netem_gives_a_verdict_and_a_reason(netem: tuple[bool, str]) -> None:
@@ -76,9 +101,7 @@ def test_netem_args_split_the_profile_by_direction() -> None:
 
 
 @pytest.fixture
-def namespaces() -> Iterator[NetemNamespace]:
-    if not _userns_works():
-        pytest.skip("unprivileged user+network namespaces are not available here")
+def namespaces(userns: None) -> Iterator[NetemNamespace]:
     with NetemNamespace(get_profile("slow-4g"), shape=False) as ns:
         yield ns
 
@@ -136,10 +159,8 @@ def origin() -> Iterator[Origin]:
 
 
 @pytest.fixture
-def unshaped() -> Iterator[KernelShaping]:
+def unshaped(userns: None) -> Iterator[KernelShaping]:
     """The whole kernel path without qdiscs: it runs wherever user namespaces do, netem or not."""
-    if not _userns_works():
-        pytest.skip("unprivileged user+network namespaces are not available here")
     with start_kernel_shaping(get_profile("slow-4g"), shape=False) as kernel:
         yield kernel
 
@@ -212,11 +233,10 @@ def test_kernel_path_overhead_at_200_requests_per_second_is_under_2_ms_at_p95(
     assert added_p50 < 1.0, summary
 
 
+@pytest.mark.usefixtures("userns")
 def test_start_shaping_builds_the_kernel_path_where_netem_works(
     origin: Origin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not _userns_works():
-        pytest.skip("unprivileged user+network namespaces are not available here")
     import harness.network.kernel as kernel
 
     monkeypatch.setattr(netem_module, "_detect_netem_once", lambda: (True, "pretend"))
@@ -233,22 +253,12 @@ def test_start_shaping_builds_the_kernel_path_where_netem_works(
 
 # ------------------------------------------------------------------------- netem accuracy, where it exists
 
-SLOW = NetworkProfile("100ms-2mbit", rtt_ms=100, down_kbit=2000, up_kbit=2000)
-FAST = NetworkProfile("40ms-10mbit", rtt_ms=40, down_kbit=10_000, up_kbit=10_000)
-
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("new", [False, True], ids=["kept-alive", "new-conn"])
-@pytest.mark.parametrize("n", [1024, 100 * 1024], ids=["1KB", "100KB"])
-@pytest.mark.parametrize("profile", [SLOW, FAST], ids=lambda p: p.name)
-def test_netem_path_matches_the_model(
-    profile: NetworkProfile, n: int, new: bool, origin: Origin, netem: tuple[bool, str]
-) -> None:
+@accuracy_cases
+@pytest.mark.usefixtures("netem_kernel")
+def test_netem_path_matches_the_model(profile: NetworkProfile, n: int, new: bool, origin: Origin) -> None:
     """The proxy's accuracy test, on the kernel path: real TCP over netem, a real server on 127.0.0.1."""
-    available, reason = netem
-    if not available:
-        print(f"netem accuracy skipped: {reason}")
-        pytest.skip(f"netem unavailable: {reason}")
     model = model_ms(profile, origin, n, new=new)
     with start_kernel_shaping(profile) as kernel:
         times = timed_gets(kernel, origin.port, n, 7, new=new)
@@ -282,10 +292,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.usefixtures("userns")
 def test_nothing_outlives_a_killed_parent() -> None:
     """SIGKILL the process that built the kernel path: the proxy, the relay and the namespaces all go."""
-    if not _userns_works():
-        pytest.skip("unprivileged user+network namespaces are not available here")
     parent = subprocess.Popen(
         [sys.executable, "-c", _PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO
     )
@@ -301,11 +310,8 @@ def test_nothing_outlives_a_killed_parent() -> None:
 
 
 @pytest.mark.e2e
-def test_netem_jitter_and_loss_widen_the_spread(origin: Origin, netem: tuple[bool, str]) -> None:
-    available, reason = netem
-    if not available:
-        print(f"netem jitter/loss skipped: {reason}")
-        pytest.skip(f"netem unavailable: {reason}")
+@pytest.mark.usefixtures("netem_kernel")
+def test_netem_jitter_and_loss_widen_the_spread(origin: Origin) -> None:
     runs = {}
     for profile in (
         NetworkProfile("40ms", rtt_ms=40),

@@ -23,8 +23,10 @@ from harness.network.proxy import ProxyHandle, main, start_proxy
 from tests.http_origin import (
     IO_TIMEOUT_S,
     LOCAL,
+    SLOW,
     EchoHandler,
     Origin,
+    accuracy_cases,
     connect,
     forwarded_get,
     get_request,
@@ -112,14 +114,9 @@ def test_direct_profile_is_transparent() -> None:
 
 # --------------------------------------------------------------------------- accuracy against the model
 
-SLOW = NetworkProfile("100ms-2mbit", rtt_ms=100, down_kbit=2000, up_kbit=2000)
-FAST = NetworkProfile("40ms-10mbit", rtt_ms=40, down_kbit=10_000, up_kbit=10_000)
-
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("new", [False, True], ids=["kept-alive", "new-conn"])
-@pytest.mark.parametrize("n", [1024, 100 * 1024], ids=["1KB", "100KB"])
-@pytest.mark.parametrize("profile", [SLOW, FAST], ids=lambda p: p.name)
+@accuracy_cases
 def test_median_latency_matches_the_model_within_5_percent(
     profile: NetworkProfile,
     n: int,

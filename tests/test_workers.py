@@ -58,18 +58,23 @@ profiles: [direct, {name: link-80ms, rtt_ms: 80}]
 """
 
 
-def _master_and_worker(tmp_path: Path, url: str, worker_plan: Path) -> tuple[subprocess.CompletedProcess[str], str]:
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(_TWO_PROFILES)
-    port = _free_port()
-    argv = [sys.executable, "-m", "harness", "run", str(worker_plan), "--base-url", url, "--worker"]
-    worker = subprocess.Popen(
-        [*argv, "--master-host", "127.0.0.1", "--master-port", str(port)],
+def _start_worker(plan: Path, url: str, master_port: int) -> subprocess.Popen[str]:
+    """A ``--worker`` process, as on another machine: it serves every phase of ``plan`` for the master."""
+    argv = [sys.executable, "-m", "harness", "run", str(plan), "--base-url", url, "--worker"]
+    return subprocess.Popen(
+        [*argv, "--master-host", "127.0.0.1", "--master-port", str(master_port)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def _master_and_worker(tmp_path: Path, url: str, worker_plan: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(_TWO_PROFILES)
+    port = _free_port()
+    worker = _start_worker(worker_plan, url, port)
     try:
         master = rehearse(
             "run", str(plan), "--base-url", url, "--master", "--expect-workers", "1",
@@ -125,14 +130,7 @@ def test_ctrl_c_on_a_worker_ships_what_it_measured_before_it_leaves(tmp_path: Pa
         "run: {duration_s: 8, max_requests: 5000}\n"
     )
     port = _free_port()
-    argv = [sys.executable, "-m", "harness", "run", str(plan), "--base-url", url, "--worker"]
-    worker = subprocess.Popen(
-        [*argv, "--master-host", "127.0.0.1", "--master-port", str(port)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = _start_worker(plan, url, port)
     master_argv = [sys.executable, "-m", "harness", "run", str(plan), "--base-url", url, "--master"]
     master_argv += ["--expect-workers", "1", "--master-bind", f"127.0.0.1:{port}"]
     master = subprocess.Popen(
