@@ -26,10 +26,14 @@ def _warm_reference(deploy: list[ColdStart], endpoints: list[EndpointResult]) ->
     return out
 
 
-def _client(lp: LoadedPlan) -> httpx.Client:
+def target_client(lp: LoadedPlan, timeout_s: float | None = None) -> httpx.Client:
+    """An httpx client for the plan's target: its base URL, TLS check, headers and (unless given) timeout."""
     target = lp.plan.target
     return httpx.Client(
-        base_url=target.base_url, verify=target.verify_tls, timeout=target.timeout_s, headers=dict(target.headers)
+        base_url=target.base_url,
+        verify=target.verify_tls,
+        timeout=target.timeout_s if timeout_s is None else timeout_s,
+        headers=dict(target.headers),
     )
 
 
@@ -45,7 +49,7 @@ def idle_probe(
     probe times the endpoints, not the login.
     """
     plan = lp.plan
-    with _client(lp) as client:
+    with target_client(lp) as client:
         auth: dict[str, str] = {}
         if plan.login is not None:
             login = plan.login
@@ -60,7 +64,7 @@ def idle_probe(
         time.sleep(idle_s)
     reference = _warm_reference(deploy, endpoints)
     out: list[ColdStart] = []
-    with _client(lp) as client:  # a new connection, as a phone coming back after a while would open
+    with target_client(lp) as client:  # a new connection, as a phone coming back after a while would open
         for ep in plan.endpoints:
             if ep.method not in SAFE:
                 continue

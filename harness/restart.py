@@ -18,6 +18,7 @@ import httpx
 
 from harness.errors import PlanError, TargetError
 from harness.plan import LoadedPlan
+from harness.probe import target_client
 
 __all__ = ["Restarted", "restart_target"]
 
@@ -80,11 +81,10 @@ def restart_target(lp: LoadedPlan) -> tuple[Restarted, str]:
 
 
 def _wait_ready(lp: LoadedPlan, url: str, timeout_s: float) -> float:
-    target = lp.plan.target
     started = time.monotonic()
     deadline = started + timeout_s
     last = "no answer yet"
-    with httpx.Client(verify=target.verify_tls, headers=dict(target.headers), timeout=min(5.0, timeout_s)) as client:
+    with target_client(lp, timeout_s=min(5.0, timeout_s)) as client:
         while True:
             try:
                 response = client.get(url)
