@@ -15,16 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-class _Handler(BaseHTTPRequestHandler):
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet HTTP/1.1 handler that answers with JSON."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are two writes: without this, delayed ACKs add ~40 ms
-    server: Any
 
-    def do_GET(self) -> None:
-        self.server.behave(self)
-        body = b'{"ok": true}'
-        # /status/NNN answers with that status, so tests can see failures counted and named
-        status = int(self.path.split("/")[2]) if self.path.startswith("/status/") else 200
+    def reply_json(self, status: int, body: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -33,6 +30,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+class _Handler(JsonHandler):
+    server: Any
+
+    def do_GET(self) -> None:
+        self.server.behave(self)
+        # /status/NNN answers with that status, so tests can see failures counted and named
+        status = int(self.path.split("/")[2]) if self.path.startswith("/status/") else 200
+        self.reply_json(status, b'{"ok": true}')
 
 
 class _Server(ThreadingHTTPServer):

@@ -7,21 +7,19 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.helpers import load_results, rehearse
+from tests.servers import JsonHandler
 
 COLD_S = 0.5  # what the first request to a path costs after a restart (a real sleep in the server)
 UNREADY_S = 0.3  # how long /healthz answers 503 after a restart
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(JsonHandler):
     server: _Restartable
 
     def do_POST(self) -> None:
@@ -49,15 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200)
 
     def _reply(self, status: int) -> None:
-        body = json.dumps({"ok": status == 200}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.reply_json(status, json.dumps({"ok": status == 200}).encode())
 
 
 class _Restartable(ThreadingHTTPServer):
